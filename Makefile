@@ -1,0 +1,58 @@
+# notice-cli: `make demo` runs the main job, `make test` the whole suite, `make bench` the
+# benchmark. Each installs what it needs itself (Debian packages, the virtual environment,
+# the Asterisk sandbox), so they work on a fresh Debian 12 machine as root.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUITE  ?= sid
+
+export DEBIAN_FRONTEND := noninteractive
+
+.PHONY: all venv demo test unit bench sandbox host-packages bench-packages clean
+
+all: test
+
+# Debian packages: install only what is missing, and refresh the package lists once.
+define apt_need
+	@missing=""; for pkg in $(1); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+host-packages:
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+	$(call apt_need,debootstrap zstd)
+
+bench-packages:
+	$(call apt_need,php-cli)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(MAKE) --no-print-directory host-packages
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+sandbox: venv
+	bash tests/asterisk/sandbox.sh $(SUITE)
+
+demo: venv
+	$(BIN)/python tests/asterisk/demo.py
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+test: venv
+	-bash tests/asterisk/sandbox.sh $(SUITE) >/dev/null || echo "warning: the Asterisk sandbox could not be built; its tests will say so"
+	$(BIN)/pytest
+
+bench: venv bench-packages
+	$(BIN)/python tests/bench/bench_spool.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

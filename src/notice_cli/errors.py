@@ -1,0 +1,36 @@
+"""The few ways scheduling a notice can fail, each with the exit code the dialplan branches on.
+
+The messages are written for the telephony admin reading them in a shell or in the
+Asterisk log: they say what is wrong and what to change.
+"""
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # click's own code for a malformed command line
+EXIT_INVALID = 3  # the number, recording, time or a setting is not acceptable
+EXIT_SPOOL = 4  # the notice could not be written to the spool; nothing was scheduled
+EXIT_INTERNAL = 1  # a bug: reported in one line all the same
+
+
+class NoticeError(Exception):
+    """Base class: str(error) is the one line shown to the user."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class InvalidInput(NoticeError):
+    """Refused input: the caller (operator, admin) can correct it and try again."""
+
+    exit_code = EXIT_INVALID
+
+
+class SpoolError(NoticeError):
+    """The spool could not take the notice; nothing was left in outgoing/."""
+
+    exit_code = EXIT_SPOOL
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """Quote a value for an error line: control characters and undecodable bytes
+    are escaped (so the message stays one line) and long values are cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"

@@ -1,0 +1,47 @@
+"""Scheduling one notice: from the three arguments the dialplan passes to a call file in
+Asterisk's spool. Every check comes before the first write, so a refusal leaves no trace."""
+
+from __future__ import annotations
+
+import os
+from collections import namedtuple
+
+from .callfile import render
+from .notice import Notice, call_file_for, check_number, check_recording_name, new_notice_id
+from .settings import Settings
+from .spool import find_recording, log_scheduled, spool_call_file
+from .when import format_due, parse_when
+
+
+class Scheduled(namedtuple("Scheduled", "notice due_text call_file path")):
+    """The notice, its due time as ISO 8601 in the configured zone, the call file's text, and
+    its path in outgoing/ (None for a dry run)."""
+
+    __slots__ = ()
+
+    def report(self) -> str:
+        if self.path is None:
+            header = f"# notice {self.notice.id} due {self.due_text} (dry run: not spooled)\n"
+            return header + self.call_file.rstrip("\n")
+        return f"notice {self.notice.id} scheduled for {self.due_text}: {self.path}"
+
+
+def schedule(number: str, recording: str, when: str, settings: Settings, now: float,
+             dry_run: bool = False) -> Scheduled:
+    """Check everything, then spool the call file (unless DRY_RUN). Raises NoticeError."""
+    zone = settings.zone
+    notice = Notice(
+        id=new_notice_id(now, os.urandom(4)),
+        number=check_number(number),
+        recording=find_recording(settings.recordings_dir, check_recording_name(recording)),
+        due=parse_when(when, zone, now),
+    )
+    text = render(call_file_for(notice, settings))
+    due_text = format_due(notice.due, zone)
+    if dry_run:
+        return Scheduled(notice, due_text, text, None)
+    path = spool_call_file(text, notice.file_name, notice.due, settings.spool_dir,
+                           settings.file_mode, settings.owner)
+    log_scheduled(f"notice {notice.id} to {notice.number} at {due_text}: {notice.recording} ({path})",
+                  settings.syslog_facility, settings.syslog_tag)
+    return Scheduled(notice, due_text, text, path)

@@ -1,0 +1,242 @@
+"""Settings: each one is a command-line option, an environment variable and a key of the
+``[notice]`` section of the config file, taken in that order of precedence, then its default.
+
+Every value is checked here, whatever its source, and a refusal names the source, so the
+admin knows whether to fix the dialplan, the environment or /etc/asterisk/notice.conf.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from datetime import tzinfo
+
+from .callfile import check_value
+from .errors import InvalidInput, shown
+
+DEFAULT_CONFIG = "/etc/asterisk/notice.conf"
+CONFIG_ENV = "NOTICE_CONFIG"
+CONFIG_SECTION = "notice"
+NUMBER_PLACEHOLDER = "{number}"
+SYSLOG_FACILITIES = ("none", "user", "daemon") + tuple(f"local{n}" for n in range(8))
+
+
+DEFAULTS = {
+    "spool_dir": "/var/spool/asterisk",
+    "recordings_dir": "/var/spool/asterisk/notice",
+    "channel": "Local/{number}@from-internal",
+    "caller_id": None,
+    "max_retries": 2,
+    "retry_time": 20,
+    "wait_time": 20,
+    "tz": None,  # the system's zone
+    "owner": None,  # 'asterisk' when run as root and that user exists
+    "file_mode": 0o644,
+    "syslog_facility": "user",
+    "syslog_tag": "notice-spool",
+}
+
+
+class Settings(namedtuple("Settings", DEFAULTS, defaults=DEFAULTS.values())):
+    """The checked settings; Settings() is all defaults, Settings(max_retries=0) changes one."""
+
+    __slots__ = ()
+
+    @property
+    def zone(self) -> tzinfo:
+        if self.tz is not None:
+            return self.tz
+        from .when import system_zone
+
+        return system_zone()
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,9}", text.strip()) or not low <= int(text) <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return int(text)
+
+    return convert
+
+
+def _spool_dir(text: str) -> str:
+    if "\0" in text:
+        raise ValueError("must be a folder path")
+    return text
+
+
+def _recordings_dir(text: str) -> str:
+    # The path goes into Playback's argument, where ',' and '&' have a meaning of their own.
+    if not re.fullmatch(r"/[A-Za-z0-9_./-]*", text):
+        raise ValueError("must be an absolute path of letters, digits, '_', '.', '-' and '/'")
+    return text.rstrip("/") or "/"
+
+
+def _channel(text: str) -> str:
+    if NUMBER_PLACEHOLDER not in text:
+        raise ValueError("must contain {number}, e.g. Local/{number}@from-internal")
+    if not re.match(r"[A-Za-z0-9_]+/.", text):
+        raise ValueError("must be Tech/resource, e.g. Local/{number}@from-internal or PJSIP/{number}@trunk")
+    check_value("channel", text)
+    return text
+
+
+def _caller_id(text: str) -> str | None:
+    return check_value("caller ID", text) if text else None
+
+
+def _tz(text: str) -> tzinfo | None:
+    from .when import zone_named
+
+    return zone_named(text) if text else None
+
+
+def _owner(text: str) -> str | None:
+    if text and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}", text):
+        raise ValueError("must be a user name such as asterisk")
+    return text or None
+
+
+def _file_mode(text: str) -> int:
+    digits = text[2:] if text.lower().startswith("0o") else text
+    if not re.fullmatch(r"[0-7]{3,4}", digits) or int(digits, 8) > 0o777:
+        raise ValueError("must be an octal mode such as 0644 or 0640")
+    mode = int(digits, 8)
+    if mode & 0o600 != 0o600:
+        raise ValueError("must let the owner read and write (Asterisk appends to the file)")
+    return mode
+
+
+def _facility(text: str) -> str:
+    if text.lower() not in SYSLOG_FACILITIES:
+        raise ValueError("must be one of " + ", ".join(SYSLOG_FACILITIES))
+    return text.lower()
+
+
+def _tag(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", text):
+        raise ValueError("must be 1-32 letters, digits, '_', '.' or '-'")
+    return text
+
+
+class Setting(namedtuple("Setting", "name env convert metavar help")):
+    """One setting: its name (the config key), environment variable, converter (text to
+    value, ValueError with a hint when refused), and its --help."""
+
+    __slots__ = ()
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS = (
+    Setting("spool_dir", "NOTICE_SPOOL_DIR", _spool_dir, "DIR",
+            "Asterisk's spool folder: notices go to DIR/outgoing, staged in DIR/tmp. [/var/spool/asterisk]"),
+    Setting("recordings_dir", "NOTICE_RECORDINGS_DIR", _recordings_dir, "DIR",
+            "Folder of the recordings, as Asterisk sees it. [/var/spool/asterisk/notice]"),
+    Setting("channel", "NOTICE_CHANNEL", _channel, "TEMPLATE",
+            "Channel to call, {number} is the client's number. [Local/{number}@from-internal]"),
+    Setting("caller_id", "NOTICE_CALLER_ID", _caller_id, "CID",
+            "Caller ID the client sees, e.g. '\"Clinic\" <74951234567>'. [none]"),
+    Setting("max_retries", "NOTICE_MAX_RETRIES", _whole(0, 1000), "N",
+            "Calls after the first when the client does not answer. [2]"),
+    Setting("retry_time", "NOTICE_RETRY_TIME", _whole(1, 604800), "SECONDS",
+            "Seconds between attempts. [20]"),
+    Setting("wait_time", "NOTICE_WAIT_TIME", _whole(1, 86400), "SECONDS",
+            "Seconds to let the phone ring. [20]"),
+    Setting("tz", "NOTICE_TZ", _tz, "ZONE",
+            "Time zone of times given without an offset, e.g. Europe/Moscow. [the system's]"),
+    Setting("owner", "NOTICE_OWNER", _owner, "USER",
+            "User the call file is given to when run as root. [asterisk, if that user exists]"),
+    Setting("file_mode", "NOTICE_FILE_MODE", _file_mode, "MODE",
+            "Permissions of the call file. [0644]"),
+    Setting("syslog_facility", "NOTICE_SYSLOG_FACILITY", _facility, "FACILITY",
+            "Syslog facility for the log of scheduled notices, or 'none'. [user]"),
+    Setting("syslog_tag", "NOTICE_SYSLOG_TAG", _tag, "TAG",
+            "Syslog tag. [notice-spool]"),
+)
+
+
+def resolve(options: Mapping[str, str | None], environ: Mapping[str, str],
+            config: Mapping[str, str], config_path: str) -> Settings:
+    """Settings from the given OPTIONS (None: not given), ENVIRON and CONFIG file values."""
+    chosen: dict = {}
+    for setting in SETTINGS:
+        raw, source = _pick(setting, options, environ, config, config_path)
+        if raw is None:
+            continue
+        try:
+            chosen[setting.name] = setting.convert(raw)
+        except (ValueError, InvalidInput) as problem:
+            raise InvalidInput(f"{setting.name} {shown(raw)} from {source} {_reason(problem)}") from None
+    return Settings(**chosen)
+
+
+def _pick(setting: Setting, options, environ, config, config_path) -> tuple[str | None, str]:
+    if options.get(setting.name) is not None:
+        return options[setting.name], f"option {setting.option}"
+    if environ.get(setting.env):
+        return environ[setting.env], f"environment variable {setting.env}"
+    if setting.name in config:
+        return config[setting.name], f"config file {config_path}"
+    return None, "default"
+
+
+def _reason(problem: Exception) -> str:
+    text = str(problem)
+    return text if isinstance(problem, ValueError) else "is refused: " + text
+
+
+def config_path(option: str | None, environ: Mapping[str, str]) -> tuple[str, bool]:
+    """The config file to read and whether it was named explicitly (then it must exist)."""
+    if option:
+        return option, True
+    if environ.get(CONFIG_ENV):
+        return environ[CONFIG_ENV], True
+    return DEFAULT_CONFIG, False
+
+
+def read_config(path: str, explicit: bool) -> dict[str, str]:
+    """The [notice] section of the INI file at PATH; {} when the default file is absent."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        if explicit:
+            raise InvalidInput(f"config file {path} does not exist; create it or point --config/{CONFIG_ENV} elsewhere") from None
+        return {}
+    except (OSError, UnicodeDecodeError) as problem:
+        raise InvalidInput(f"config file {path} cannot be read: {getattr(problem, 'strerror', None) or problem}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str) -> dict[str, str]:
+    import configparser  # only when there is a file: it costs start-up time
+
+    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"))
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as problem:
+        first = str(problem).splitlines()[0]
+        raise InvalidInput(f"config file {path} is not valid INI ({first}); put the settings under [{CONFIG_SECTION}]") from None
+    if not parser.has_section(CONFIG_SECTION):
+        return {}
+    values = dict(parser.items(CONFIG_SECTION))
+    known = {setting.name for setting in SETTINGS}
+    for key in values:
+        if key not in known:
+            raise InvalidInput(f"config file {path} has unknown setting {shown(key)} in [{CONFIG_SECTION}]; "
+                               f"known settings: {', '.join(sorted(known))}")
+    return values
+
+
+def load(options: Mapping[str, str | None], config_option: str | None = None,
+         environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings as a command sees them: options, then the environment, then the config file."""
+    environ = os.environ if environ is None else environ
+    path, explicit = config_path(config_option, environ)
+    return resolve(options, environ, read_config(path, explicit), path)
