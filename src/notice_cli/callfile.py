@@ -50,7 +50,7 @@ def check_value(what: str, value: str) -> str:
     for char in value:
         if char in FORBIDDEN:
             raise InvalidInput(f"{what} {shown(value)} contains {FORBIDDEN[char]}; remove it")
-        if char < " " or char == "\x7f":
+        if char < " " or "\x7f" <= char <= "\x9f" or char in "\u2028\u2029":
             raise InvalidInput(f"{what} {shown(value)} contains a control character (line break, NUL, ...); remove it")
     if value != value.strip():
         raise InvalidInput(f"{what} {shown(value)} starts or ends with a blank, which Asterisk drops; remove it")
@@ -73,7 +73,7 @@ def render(call: CallFile) -> str:
 
 def read_fields(text: str) -> Iterator[tuple[str, str]]:
     """(key, value) pairs as pbx_spool's lexer sees them, keys as written in the file."""
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # fgets() splits at LF only
         line = _strip_comments(raw).rstrip(_BLANKS)
         key, colon, value = line.partition(":")
         if line and colon:

@@ -40,6 +40,8 @@ def parse_when(text: str, zone: tzinfo, now: float) -> int:
         raise InvalidInput(f"time {shown(text)} has characters other than ASCII; use {FORMS}")
     if KEYPAD.fullmatch(text):
         due = _keypad(text, zone)
+    elif "*" in text:
+        raise InvalidInput(f"time {shown(text)} is not in the keypad form YYYY*MM*DD**HH***MM, e.g. 2026*12*01**10***30")
     elif RELATIVE.fullmatch(text):
         due = _relative(text, now)
     elif text[:1].isdigit():

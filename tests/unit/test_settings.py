@@ -1,0 +1,131 @@
+"""Settings: option > environment > config file > default, every value checked, the source
+named in every refusal."""
+
+import pytest
+
+from notice_cli.errors import InvalidInput
+from notice_cli.settings import DEFAULT_CONFIG, SETTINGS, Settings, config_path, load, parse_config, resolve
+
+CONF = "/etc/asterisk/notice.conf"
+
+
+def test_defaults_are_the_articles_values():
+    settings = resolve({}, {}, {}, CONF)
+    assert settings == Settings()
+    assert (settings.spool_dir, settings.recordings_dir, settings.channel) == (
+        "/var/spool/asterisk", "/var/spool/asterisk/notice", "Local/{number}@from-internal")
+    assert (settings.max_retries, settings.retry_time, settings.wait_time) == (2, 20, 20)
+    assert settings.caller_id is None and settings.owner is None and settings.file_mode == 0o644
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
+def test_option_beats_environment_beats_file(setting):
+    values = {"spool_dir": ("/a", "/b", "/c"), "recordings_dir": ("/a", "/b", "/c"),
+              "channel": ("A/{number}", "B/{number}", "C/{number}"), "caller_id": ("A", "B", "C"),
+              "max_retries": ("1", "2", "3"), "retry_time": ("1", "2", "3"), "wait_time": ("1", "2", "3"),
+              "tz": ("UTC", "Europe/Moscow", "Asia/Tokyo"), "owner": ("a", "b", "c"),
+              "file_mode": ("0600", "0640", "0644"), "syslog_facility": ("local0", "local1", "daemon"),
+              "syslog_tag": ("a", "b", "c")}[setting.name]
+    option, env, file = values
+    pick = lambda **kw: getattr(resolve(kw.get("options", {}), kw.get("env", {}), kw.get("file", {}), CONF),
+                                setting.name)
+    all_three = pick(options={setting.name: option}, env={setting.env: env}, file={setting.name: file})
+    assert all_three == setting.convert(option)
+    assert pick(env={setting.env: env}, file={setting.name: file}) == setting.convert(env)
+    assert pick(file={setting.name: file}) == setting.convert(file)
+    assert pick() == getattr(Settings(), setting.name)
+
+
+def test_environment_names_are_the_documented_interface():
+    assert [s.env for s in SETTINGS][:9] == [
+        "NOTICE_SPOOL_DIR", "NOTICE_RECORDINGS_DIR", "NOTICE_CHANNEL", "NOTICE_CALLER_ID",
+        "NOTICE_MAX_RETRIES", "NOTICE_RETRY_TIME", "NOTICE_WAIT_TIME", "NOTICE_TZ", "NOTICE_OWNER"]
+
+
+def test_empty_environment_variable_counts_as_unset():
+    assert resolve({}, {"NOTICE_MAX_RETRIES": ""}, {"max_retries": "5"}, CONF).max_retries == 5
+
+
+def test_empty_caller_id_option_clears_the_configured_one():
+    assert resolve({"caller_id": ""}, {}, {"caller_id": "Desk"}, CONF).caller_id is None
+
+
+@pytest.mark.parametrize("name, raw, source_kind, message", [
+    ("max_retries", "two", "env", "max_retries 'two' from environment variable NOTICE_MAX_RETRIES must be a whole number from 0 to 1000"),
+    ("max_retries", "-1", "option", "from option --max-retries must be a whole number"),
+    ("retry_time", "0", "file", f"retry_time '0' from config file {CONF} must be a whole number from 1 to 604800"),
+    ("wait_time", "٣", "env", "must be a whole number"),  # an Arabic-Indic digit
+    ("channel", "Local/123@from-internal", "file", "must contain {number}"),
+    ("channel", "{number}", "option", "must be Tech/resource"),
+    ("channel", "Local/{number}@x;y", "env", "contains a ';'"),
+    ("channel", "Local/{number}@x\nApplication: System", "option", "control character"),
+    ("caller_id", "Desk #1", "file", "contains a '#'"),
+    ("caller_id", "Desk\r\nChannel: x", "env", "control character"),
+    ("recordings_dir", "notice", "option", "must be an absolute path"),
+    ("recordings_dir", "/var/rec,x", "option", "must be an absolute path of letters"),
+    ("recordings_dir", "/var/rec&/etc/x", "env", "must be an absolute path of letters"),
+    ("tz", "Mars/Olympus", "env", "is unknown"),
+    ("owner", "bad user", "file", "must be a user name"),
+    ("file_mode", "0400", "option", "must let the owner read and write"),
+    ("file_mode", "999", "option", "octal mode"),
+    ("file_mode", "01644", "option", "octal mode"),
+    ("syslog_facility", "kern", "file", "must be one of"),
+    ("syslog_tag", "a b", "env", "1-32 letters"),
+])
+def test_refusals_name_the_setting_and_its_source(name, raw, source_kind, message):
+    setting = next(s for s in SETTINGS if s.name == name)
+    sources = {"option": ({name: raw}, {}, {}), "env": ({}, {setting.env: raw}, {}), "file": ({}, {}, {name: raw})}
+    with pytest.raises(InvalidInput) as refusal:
+        resolve(*sources[source_kind], CONF)
+    assert message in str(refusal.value)
+    assert str(refusal.value).startswith(name)
+    assert "\n" not in str(refusal.value)
+
+
+@pytest.mark.parametrize("raw, mode", [("0644", 0o644), ("644", 0o644), ("0o640", 0o640), ("0600", 0o600)])
+def test_file_mode_forms(raw, mode):
+    assert resolve({"file_mode": raw}, {}, {}, CONF).file_mode == mode
+
+
+def test_config_file_section_and_comments():
+    text = "; Asterisk-style comment\n[notice]\nmax_retries = 4\n# another\ncaller_id = \"Clinic\" <100>\n[other]\nx=1\n"
+    assert parse_config(text, CONF) == {"max_retries": "4", "caller_id": '"Clinic" <100>'}
+
+
+def test_config_value_with_inline_semicolon_is_refused_not_truncated():
+    values = parse_config("[notice]\ncaller_id = Desk ; the front desk\n", CONF)
+    with pytest.raises(InvalidInput, match="contains a ';'"):
+        resolve({}, {}, values, CONF)
+
+
+def test_config_file_errors_are_one_line():
+    with pytest.raises(InvalidInput, match="unknown setting 'max_retry'"):
+        parse_config("[notice]\nmax_retry = 3\n", CONF)
+    with pytest.raises(InvalidInput, match="is not valid INI"):
+        parse_config("max_retries = 3\n", CONF)
+    with pytest.raises(InvalidInput, match="is not valid INI"):
+        parse_config("[notice]\nmax_retries = 3\nmax_retries = 4\n", CONF)
+    assert parse_config("[asterisk]\nx = 1\n", CONF) == {}
+
+
+def test_config_path_from_option_env_or_default():
+    assert config_path("/x.conf", {"NOTICE_CONFIG": "/y.conf"}) == ("/x.conf", True)
+    assert config_path(None, {"NOTICE_CONFIG": "/y.conf"}) == ("/y.conf", True)
+    assert config_path(None, {}) == (DEFAULT_CONFIG, False)
+
+
+def test_load_reads_the_file_missing_default_is_fine_missing_named_is_not(fs):
+    assert load({}, environ={}) == Settings()
+    with pytest.raises(InvalidInput, match="config file /nowhere.conf does not exist"):
+        load({}, "/nowhere.conf", environ={})
+    fs.create_file(DEFAULT_CONFIG, contents="[notice]\nwait_time = 45\nretry_time = 60\n")
+    settings = load({"retry_time": "30"}, environ={"NOTICE_WAIT_TIME": "50"})
+    assert (settings.wait_time, settings.retry_time) == (50, 30)
+    fs.create_file("/etc/other.conf", contents="[notice]\nwait_time = 7\n")
+    assert load({}, environ={"NOTICE_CONFIG": "/etc/other.conf"}).wait_time == 7
+
+
+def test_unreadable_config_file_is_refused(fs):
+    fs.create_file(DEFAULT_CONFIG, contents=b"[notice]\ncaller_id = \xff\xfe\n")
+    with pytest.raises(InvalidInput, match="cannot be read"):
+        load({}, environ={})
