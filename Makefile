@@ -52,7 +52,7 @@ test: venv
 	$(BIN)/pytest
 
 bench: venv bench-packages
-	$(BIN)/python tests/bench/bench_spool.py
+	$(BIN)/python tests/bench/bench_spool.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
