@@ -113,7 +113,12 @@ def _check_folder(path: str) -> None:
 def _ensure_staging_dir(staging_dir: str, outgoing: str) -> None:
     """Create <spool>/tmp when missing, owned and permitted like outgoing/."""
     if os.path.isdir(staging_dir):
+        # A tmp/ that leads into outgoing/ (a symlink) would let Asterisk read half-written files.
+        if os.path.samefile(staging_dir, outgoing):
+            raise SpoolError(f"{staging_dir} is {outgoing} itself; make tmp/ a folder of its own beside outgoing/")
         return
+    if os.path.lexists(staging_dir):
+        raise SpoolError(f"{staging_dir} exists but is not a folder; move it away so notice-spool can stage files there")
     like = os.stat(outgoing)
     try:
         os.mkdir(staging_dir, like.st_mode & 0o7777)

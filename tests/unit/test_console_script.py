@@ -1,0 +1,212 @@
+"""The installed notice-spool command, run as the dialplan runs it, against a real folder.
+
+entry.py serves exactly three plain arguments without click (the dialplan's form) and hands
+anything else to click; both must print the same line and end with the same exit code.
+"""
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+import wave
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).parent / "notice-spool"
+RECORDING = "rec_1764322200.42"
+KEYPAD = "2099*01*02**03***04"
+DUE = int(datetime(2099, 1, 2, 3, 4, tzinfo=timezone.utc).timestamp())
+DUE_TEXT = "2099-01-02T03:04:00+00:00"
+ERROR_PREFIX = "notice-spool: error: "
+# The same command line through entry.py's fast path and through click.
+PATHS = {"fast": [], "click": ["--tz", "UTC"]}
+
+
+class Place:
+    """A real spool folder (outgoing/ only: tmp/ is created on first use), a recordings folder
+    with one real WAV, an empty config file, and the environment that points at them."""
+
+    def __init__(self, base: Path):
+        self.spool = base / "spool"
+        self.outgoing = self.spool / "outgoing"
+        self.staging = self.spool / "tmp"
+        self.recordings = base / "recordings"
+        self.outgoing.mkdir(parents=True)
+        self.recordings.mkdir()
+        with wave.open(str(self.recordings / f"{RECORDING}.wav"), "wb") as audio:
+            audio.setnchannels(1)
+            audio.setsampwidth(2)
+            audio.setframerate(8000)
+            audio.writeframes(b"\x00\x00" * 800)
+        config = base / "notice.conf"
+        config.write_text("")  # not the host's /etc/asterisk/notice.conf
+        self.env = {name: value for name, value in os.environ.items() if not name.startswith("NOTICE_")}
+        self.env.update(
+            NOTICE_CONFIG=str(config),
+            NOTICE_SPOOL_DIR=str(self.spool),
+            NOTICE_RECORDINGS_DIR=str(self.recordings),
+            NOTICE_SYSLOG_FACILITY="none",  # leave the host's syslog alone
+            TZ="UTC",
+        )
+
+    def run(self, *args, **env):
+        return subprocess.run([str(SCRIPT), *args], env={**self.env, **env}, capture_output=True,
+                              text=True, timeout=60)
+
+    def spooled(self):
+        return sorted(os.listdir(self.outgoing)) if self.outgoing.is_dir() else []
+
+    def staged(self):
+        return sorted(os.listdir(self.staging)) if self.staging.is_dir() else []
+
+
+@pytest.fixture
+def place(tmp_path_factory):
+    # not tmp_path: a parametrized test's folder name has '[', which recordings_dir refuses
+    return Place(tmp_path_factory.mktemp("notice"))
+
+
+def test_the_console_script_is_installed():
+    assert SCRIPT.is_file() and os.access(SCRIPT, os.X_OK), f"{SCRIPT} is not installed; pip install -e ."
+
+
+def expected_owner():
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            entry = pwd.getpwnam("asterisk")
+            return entry.pw_uid, entry.pw_gid
+        except KeyError:
+            pass
+    return os.geteuid(), os.getegid()
+
+
+def test_schedules_a_notice_as_the_dialplan_does(place):
+    before = time.time()
+    done = place.run("79991234567", RECORDING, KEYPAD)
+    after = time.time()
+    assert (done.returncode, done.stderr) == (0, "")
+    match = re.fullmatch(r"notice (\d{14}-[0-9a-f]{8}) scheduled for (\S+): (\S+)\n", done.stdout)
+    assert match, done.stdout
+    notice_id, due_text, path = match.groups()
+    assert due_text == DUE_TEXT
+    assert path == str(place.outgoing / f"notice-{notice_id}.call")
+    created = notice_id.split("-")[0]
+    assert time.strftime("%Y%m%d%H%M%S", time.gmtime(before)) <= created <= time.strftime(
+        "%Y%m%d%H%M%S", time.gmtime(after))
+    assert place.spooled() == [f"notice-{notice_id}.call"]
+    assert place.staged() == []
+    info = os.stat(path)
+    assert info.st_mtime_ns == DUE * 10**9
+    assert stat.S_IMODE(info.st_mode) == 0o644
+    assert (info.st_uid, info.st_gid) == expected_owner()
+    assert Path(path).read_text() == (
+        "Channel: Local/79991234567@from-internal\n"
+        "MaxRetries: 2\n"
+        "RetryTime: 20\n"
+        "WaitTime: 20\n"
+        "Application: Playback\n"
+        f"Data: {place.recordings / RECORDING}\n"
+        "Archive: yes\n"
+        f"Setvar: NOTICE_ID={notice_id}\n"
+    )
+    # tmp/ was created like outgoing/
+    assert stat.S_IMODE(place.staging.stat().st_mode) == stat.S_IMODE(place.outgoing.stat().st_mode)
+
+
+def test_fast_path_and_click_print_the_same_line(place):
+    lines = {}
+    for name, options in PATHS.items():
+        done = place.run(*options, "79991234567", RECORDING, KEYPAD)
+        assert (done.returncode, done.stderr) == (0, ""), name
+        lines[name] = re.sub(r"\d{14}-[0-9a-f]{8}", "<id>", done.stdout)
+    expected = f"notice <id> scheduled for {DUE_TEXT}: {place.outgoing}/notice-<id>.call\n"
+    assert lines == {"fast": expected, "click": expected}
+    assert len(place.spooled()) == 2
+    for name in place.spooled():
+        assert os.stat(place.outgoing / name).st_mtime_ns == DUE * 10**9
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("number, recording, when, message", [
+    ("7999-1234", RECORDING, KEYPAD, "number '7999-1234' is not a phone number"),
+    ("79991234567", "rec_missing", KEYPAD, "recording 'rec_missing' is not in "),
+    ("79991234567", RECORDING, "2000*01*01**00***00", "time '2000*01*01**00***00' is in the past"),
+    ("79991234567", RECORDING, "tomorrow", "time 'tomorrow' is not understood"),
+])
+def test_refused_input_exits_3_with_one_line_and_writes_nothing(place, path, number, recording, when, message):
+    done = place.run(*PATHS[path], number, recording, when)
+    assert done.returncode == 3
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and done.stderr.endswith("\n"), done.stderr
+    assert lines[0].startswith(ERROR_PREFIX + message)
+    assert place.spooled() == []
+    assert place.staged() == []
+
+
+def test_both_paths_refuse_with_the_same_message(place):
+    fast, click = (place.run(*options, "7999-1234", RECORDING, KEYPAD) for options in PATHS.values())
+    assert fast.returncode == click.returncode == 3
+    assert fast.stderr == click.stderr != ""
+
+
+def test_the_two_paths_are_really_two(place):
+    """The comparisons above mean something only if the fast path does not import click."""
+    def imports_click(*args):
+        done = place.run(*args, "79991234567", RECORDING, KEYPAD, PYTHONPROFILEIMPORTTIME="1")
+        assert done.returncode == 0, done.stderr
+        return any(re.search(r"\|\s+click$", line) for line in done.stderr.splitlines())
+
+    assert not imports_click()
+    assert imports_click(*PATHS["click"])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_missing_spool_exits_4(place, path):
+    missing = place.spool.parent / "nowhere"
+    done = place.run(*PATHS[path], "79991234567", RECORDING, KEYPAD, NOTICE_SPOOL_DIR=str(missing))
+    assert (done.returncode, done.stdout) == (4, "")
+    assert done.stderr == (f"{ERROR_PREFIX}spool folder {missing}/outgoing does not exist; "
+                           "is Asterisk installed, and is spool_dir right?\n")
+    assert not missing.exists()
+    assert place.spooled() == []
+
+
+@pytest.mark.parametrize("option", ["--help", "-h"])
+def test_help_exits_0(place, option):
+    done = place.run(option)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("Usage: notice-spool [OPTIONS] NUMBER RECORDING WHEN\n")
+    assert "Exit codes: 0 scheduled, 2 bad command line, 3 invalid number" in done.stdout
+
+
+def test_version_exits_0(place):
+    from notice_cli import __version__
+
+    done = place.run("--version")
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"notice-spool, version {__version__}\n", "")
+
+
+@pytest.mark.parametrize("args", [[], ["79991234567"], ["79991234567", RECORDING],
+                                  ["79991234567", RECORDING, KEYPAD, "extra"]])
+def test_wrong_argument_count_exits_2(place, args):
+    done = place.run(*args)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("Usage: notice-spool [OPTIONS] NUMBER RECORDING WHEN\n")
+    assert "Error: " in done.stderr
+    assert place.spooled() == [] and place.staged() == []
+
+
+def test_dry_run_prints_the_call_file_and_writes_nothing(place):
+    done = place.run("--dry-run", "79991234567", RECORDING, KEYPAD)
+    assert (done.returncode, done.stderr) == (0, "")
+    header, *body = done.stdout.splitlines()
+    assert re.fullmatch(rf"# notice \d{{14}}-[0-9a-f]{{8}} due {re.escape(DUE_TEXT)} \(dry run: not spooled\)", header)
+    assert body[0] == "Channel: Local/79991234567@from-internal"
+    assert place.spooled() == [] and place.staged() == []

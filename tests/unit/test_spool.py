@@ -1,0 +1,576 @@
+"""spool.py in a fake file system: the staging-and-rename rules, each failure and what it leaves
+behind (nothing), the owner, the recording lookup and the syslog line."""
+
+import errno
+import os
+import pwd
+import stat
+import sys
+import syslog
+
+import pytest
+
+from notice_cli import spool
+from notice_cli.errors import EXIT_INVALID, EXIT_SPOOL, InvalidInput, SpoolError
+from notice_cli.notice import AUDIO_EXTENSIONS
+
+SPOOL = "/var/spool/asterisk"
+OUTGOING = SPOOL + "/outgoing"
+STAGING = SPOOL + "/tmp"
+NAME = "notice-20261128093000-0a1b2c3d.call"
+TARGET = f"{OUTGOING}/{NAME}"
+STAGED = f"{STAGING}/{NAME}"
+TEXT = (
+    "Channel: Local/79991234567@from-internal\n"
+    "Application: Playback\n"
+    "Data: /var/spool/asterisk/notice/rec_1764322200.42\n"
+    "Archive: yes\n"
+    "Setvar: NOTICE_ID=20261128093000-0a1b2c3d\n"
+)
+DUE = 1796110200  # 2026-12-01T07:30:00Z
+RECORDINGS = "/var/spool/asterisk/notice"
+
+
+def make_dir(fs, path, mode, uid=0, gid=0):
+    """A folder with exactly MODE (fs.create_dir applies the umask) and owner."""
+    fs.create_dir(path)
+    os.chmod(path, mode)
+    os.chown(path, uid, gid)
+
+
+@pytest.fixture
+def layout(fs, run_as):
+    """Asterisk's spool as packaged: outgoing/ and tmp/ owned by asterisk, group-writable."""
+    make_dir(fs, OUTGOING, 0o775, 105, 109)
+    make_dir(fs, STAGING, 0o775, 105, 109)
+    return fs
+
+
+def spool_it(text=TEXT, mode=0o644, owner=None):
+    return spool.spool_call_file(text, NAME, DUE, SPOOL, mode, owner)
+
+
+def listing(path):
+    return sorted(os.listdir(path)) if os.path.isdir(path) else None
+
+
+def assert_nothing_spooled():
+    """Rule 5: nothing in outgoing/ and no staging file left in tmp/ (tmp/ may be absent)."""
+    assert listing(OUTGOING) in ([], None)
+    assert listing(STAGING) in ([], None)
+
+
+def files_with(data: bytes):
+    """Every file in the whole fake file system whose content is DATA."""
+    found = []
+    for folder, _, names in os.walk("/"):
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                with open(path, "rb") as stream:
+                    if stream.read() == data:
+                        found.append(path)
+    return found
+
+
+def called_from_spool() -> bool:
+    """Whether the caller of the os function being patched is spool.py itself (pyfakefs' fake
+    os.open calls its own chmod, which a test must not count or fail)."""
+    return sys._getframe(2).f_code.co_filename == spool.__file__
+
+
+def refusal(**kwargs) -> SpoolError:
+    with pytest.raises(SpoolError) as caught:
+        spool_it(**kwargs)
+    assert caught.value.exit_code == EXIT_SPOOL == 4
+    return caught.value
+
+
+# --- the happy path ------------------------------------------------------------------------
+
+def test_spools_the_call_file_complete_with_mode_owner_and_due_mtime(layout):
+    assert spool_it() == TARGET
+    assert listing(OUTGOING) == [NAME]
+    assert listing(STAGING) == []
+    info = os.stat(TARGET)
+    assert stat.S_ISREG(info.st_mode)
+    assert stat.S_IMODE(info.st_mode) == 0o644
+    # Asterisk reads the mtime once, in whole seconds: exactly the due second, no fraction.
+    assert info.st_mtime_ns == DUE * 10**9
+    assert info.st_atime_ns == DUE * 10**9
+    # run as root with an asterisk user and no owner configured: given to asterisk
+    assert (info.st_uid, info.st_gid) == (105, 109)
+    with open(TARGET, "rb") as stream:
+        assert stream.read() == TEXT.encode()
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o664])
+def test_call_file_gets_the_configured_mode(layout, mode):
+    layout.umask = 0o077  # the mode is set, not left to the umask
+    spool_it(mode=mode)
+    assert stat.S_IMODE(os.stat(TARGET).st_mode) == mode
+
+
+def test_text_is_written_as_utf8(layout):
+    text = 'CallerID: "Клиника" <74951234567>\n'
+    spool_it(text=text)
+    with open(TARGET, "rb") as stream:
+        assert stream.read() == text.encode("utf-8")
+
+
+def test_short_writes_are_continued_until_everything_is_written(layout, monkeypatch):
+    real_write = spool.os.write
+    sizes = []
+
+    def short_write(fd, data):
+        sizes.append(real_write(fd, bytes(data[:7])))
+        return sizes[-1]
+
+    monkeypatch.setattr(spool.os, "write", short_write)
+    spool_it()
+    with open(TARGET, "rb") as stream:
+        assert stream.read() == TEXT.encode()
+    assert len(sizes) == -(-len(TEXT.encode()) // 7)
+
+
+def test_steps_in_order_staged_in_tmp_finished_there_then_moved_then_folder_synced(layout, monkeypatch):
+    """Rules 1-4: O_EXCL in tmp/, fsync, chmod, chown, utime, all before the rename; then the
+    folder's fsync. At the rename the staged file already has its final mode, owner and mtime."""
+    events = []
+    fake = spool.os
+
+    def record(name, describe):
+        real = getattr(fake, name)
+
+        def wrapper(*args, **kwargs):
+            if called_from_spool():
+                events.append(describe(*args))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(fake, name, wrapper)
+
+    def on_fsync(fd):
+        info = fake.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            which = "outgoing/" if info.st_ino == fake.stat(OUTGOING).st_ino else "another folder"
+            return ("fsync", which)
+        return ("fsync", "file", info.st_size)
+
+    def on_rename(src, dst):
+        info = fake.stat(src)
+        with open(src, "rb") as stream:
+            content = stream.read()
+        return ("rename", src, dst, stat.S_IMODE(info.st_mode), info.st_uid, info.st_mtime_ns, content)
+
+    record("open", lambda path, flags, *rest: ("open", path, flags & (os.O_CREAT | os.O_EXCL), flags & os.O_WRONLY))
+    record("fsync", on_fsync)
+    record("chmod", lambda path, mode: ("chmod", path, mode))
+    record("chown", lambda path, uid, gid: ("chown", path, uid, gid))
+    record("utime", lambda path, times: ("utime", path, times))
+    record("rename", on_rename)
+
+    spool_it()
+
+    assert events == [
+        ("open", STAGED, os.O_CREAT | os.O_EXCL, os.O_WRONLY),
+        ("fsync", "file", len(TEXT.encode())),
+        ("chmod", STAGED, 0o644),
+        ("chown", STAGED, 105, 109),
+        ("utime", STAGED, (DUE, DUE)),
+        ("rename", STAGED, TARGET, 0o644, 105, DUE * 10**9, TEXT.encode()),
+        ("open", OUTGOING, 0, 0),
+        ("fsync", "outgoing/"),
+    ]
+
+
+# --- tmp/ --------------------------------------------------------------------------------
+
+def test_missing_staging_folder_is_created_owned_and_permitted_like_outgoing(fs, run_as):
+    make_dir(fs, OUTGOING, 0o2770, 105, 109)
+    fs.umask = 0o077  # mkdir's mode is cut by the umask: the folder must be chmod'ed after
+    assert spool_it() == TARGET
+    info = os.stat(STAGING)
+    assert stat.S_ISDIR(info.st_mode)
+    assert stat.S_IMODE(info.st_mode) == 0o2770
+    assert (info.st_uid, info.st_gid) == (105, 109)
+    assert listing(STAGING) == []
+    assert listing(OUTGOING) == [NAME]
+
+
+def test_missing_staging_folder_is_created_by_a_non_root_user(fs, run_as):
+    make_dir(fs, SPOOL, 0o755, 1000, 1000)
+    make_dir(fs, OUTGOING, 0o750, 1000, 1000)
+    run_as(1000, 1000)
+    assert spool_it() == TARGET
+    info = os.stat(STAGING)
+    assert stat.S_IMODE(info.st_mode) == 0o750
+    assert info.st_uid == 1000
+    assert os.stat(TARGET).st_uid == 1000
+
+
+def test_staging_folder_created_meanwhile_by_another_notice_spool_is_used(fs, run_as, monkeypatch):
+    make_dir(fs, OUTGOING, 0o775, 105, 109)
+    real_mkdir = spool.os.mkdir
+
+    def racing_mkdir(path, mode=0o777):
+        real_mkdir(path, mode)  # the other process wins
+        raise FileExistsError(errno.EEXIST, "File exists", path)
+
+    monkeypatch.setattr(spool.os, "mkdir", racing_mkdir)
+    assert spool_it() == TARGET
+    assert listing(OUTGOING) == [NAME]
+    assert listing(STAGING) == []
+
+
+def test_staging_path_taken_by_a_file_is_refused_and_left_alone(layout):
+    os.rmdir(STAGING)
+    layout.create_file(STAGING, contents="not a folder")
+    problem = refusal()
+    assert str(problem) == f"{STAGING} exists but is not a folder; move it away so notice-spool can stage files there"
+    with open(STAGING) as stream:
+        assert stream.read() == "not a folder"
+    assert listing(OUTGOING) == []
+
+
+def test_staging_folder_that_leads_into_outgoing_is_refused(fs, run_as):
+    """A tmp/ symlinked to outgoing/ would stage files where Asterisk reads them half-written."""
+    make_dir(fs, OUTGOING, 0o775, 105, 109)
+    fs.create_symlink(STAGING, OUTGOING)
+    problem = refusal()
+    assert str(problem) == f"{STAGING} is {OUTGOING} itself; make tmp/ a folder of its own beside outgoing/"
+    assert listing(OUTGOING) == []
+
+
+# --- outgoing/ missing -------------------------------------------------------------------
+
+def test_missing_outgoing_is_refused_and_nothing_is_created(fs, run_as):
+    make_dir(fs, SPOOL, 0o755)
+    problem = refusal()
+    assert str(problem) == (f"spool folder {OUTGOING} does not exist; "
+                            "is Asterisk installed, and is spool_dir right?")
+    assert listing(SPOOL) == []  # not even tmp/
+
+
+def test_missing_spool_folder_is_refused_and_not_created(fs, run_as):
+    problem = refusal()
+    assert str(problem) == (f"spool folder {OUTGOING} does not exist; "
+                            "is Asterisk installed, and is spool_dir right?")
+    assert not os.path.exists(SPOOL)
+
+
+def test_outgoing_that_is_a_file_is_refused(fs, run_as):
+    fs.create_file(OUTGOING, contents="x")
+    problem = refusal()
+    assert str(problem).startswith(f"spool folder {OUTGOING} does not exist")
+    assert not os.path.exists(STAGING)
+
+
+# --- permissions -------------------------------------------------------------------------
+
+PERMISSION_HINT = "; run as root or as the user Asterisk runs as, or fix the folder's owner"
+
+
+def test_read_only_spool_folder_cannot_get_a_tmp_folder(fs, run_as):
+    make_dir(fs, SPOOL, 0o555)
+    make_dir(fs, OUTGOING, 0o777)
+    run_as(1000, 1000)
+    problem = refusal()
+    assert str(problem) == f"permission denied on {STAGING}{PERMISSION_HINT}"
+    assert not os.path.exists(STAGING)
+    assert listing(OUTGOING) == []
+
+
+def test_read_only_staging_folder_is_refused(fs, run_as):
+    make_dir(fs, OUTGOING, 0o777)
+    make_dir(fs, STAGING, 0o555)
+    run_as(1000, 1000)
+    problem = refusal()
+    assert str(problem).startswith("permission denied on ")
+    assert str(problem).endswith(PERMISSION_HINT)
+    assert_nothing_spooled()
+
+
+def test_read_only_outgoing_refuses_the_move_and_the_staging_file_is_removed(fs, run_as):
+    make_dir(fs, OUTGOING, 0o555)
+    make_dir(fs, STAGING, 0o777)
+    run_as(1000, 1000)
+    problem = refusal()
+    assert str(problem).startswith("permission denied on ")
+    assert_nothing_spooled()
+
+
+# --- EXDEV, ENOSPC -----------------------------------------------------------------------
+
+def test_tmp_on_another_file_system_is_refused_without_a_copy(layout):
+    os.rmdir(STAGING)
+    layout.add_mount_point(STAGING)
+    problem = refusal()
+    assert str(problem) == (
+        f"{STAGING} and {OUTGOING} are on different file systems, so the call file cannot be moved "
+        "in atomically; make tmp/ a folder on the same file system as outgoing/"
+    )
+    assert_nothing_spooled()
+    assert files_with(TEXT.encode()) == []  # no copy anywhere, staging file removed
+
+
+def test_full_disk_is_refused_and_the_partial_file_removed(layout):
+    layout.set_disk_usage(len(TEXT) // 2, SPOOL)
+    problem = refusal()
+    assert str(problem).startswith("no space left on the device of ")
+    assert str(problem).endswith("; free some space and schedule the notice again")
+    assert_nothing_spooled()
+    assert layout.get_disk_usage(SPOOL).used == 0
+
+
+# --- names that exist already ------------------------------------------------------------
+
+def test_existing_staging_file_is_neither_used_nor_removed(layout):
+    layout.create_file(STAGED, contents="another notice-spool is writing this")
+    problem = refusal()
+    assert str(problem) == f"{STAGED} already exists; not overwriting it (schedule the notice again for a new name)"
+    with open(STAGED) as stream:
+        assert stream.read() == "another notice-spool is writing this"
+    assert listing(STAGING) == [NAME]
+    assert listing(OUTGOING) == []
+
+
+def test_existing_staging_symlink_is_not_followed(layout):
+    victim = OUTGOING + "/planted.call"
+    layout.create_symlink(STAGED, victim)
+    refusal()
+    assert not os.path.lexists(victim)
+    assert os.path.islink(STAGED) and os.readlink(STAGED) == victim
+    assert listing(OUTGOING) == []
+
+
+def test_existing_target_is_not_overwritten(layout):
+    layout.create_file(TARGET, contents="an earlier notice")
+    os.utime(TARGET, (1700000000, 1700000000))
+    problem = refusal()
+    assert str(problem) == f"{TARGET} already exists; not overwriting it (schedule the notice again for a new name)"
+    with open(TARGET) as stream:
+        assert stream.read() == "an earlier notice"
+    assert os.stat(TARGET).st_mtime_ns == 1700000000 * 10**9
+    assert listing(OUTGOING) == [NAME]
+    assert listing(STAGING) == []
+
+
+def test_existing_target_symlink_is_not_overwritten(layout):
+    layout.create_symlink(TARGET, "/nowhere")
+    refusal()
+    assert os.readlink(TARGET) == "/nowhere"
+    assert listing(STAGING) == []
+
+
+# --- owner -------------------------------------------------------------------------------
+
+def test_root_without_an_asterisk_user_leaves_the_file_as_created(layout, users):
+    del users["asterisk"]
+    spool_it()
+    info = os.stat(TARGET)
+    assert (info.st_uid, info.st_gid) == (0, 0)
+
+
+def test_root_gives_the_file_to_the_configured_owner(layout, users):
+    users["pbx"] = pwd.struct_passwd(("pbx", "x", 2000, 2001, "", "/", "/bin/false"))
+    spool_it(owner="pbx")
+    info = os.stat(TARGET)
+    assert (info.st_uid, info.st_gid) == (2000, 2001)
+
+
+def test_configured_owner_that_does_not_exist_is_refused_before_any_write(fs, run_as):
+    make_dir(fs, OUTGOING, 0o775, 105, 109)
+    problem = refusal(owner="ghost")
+    assert str(problem) == "owner user ghost does not exist; create it or set owner to the user Asterisk runs as"
+    assert listing(OUTGOING) == []
+    assert not os.path.exists(STAGING)
+
+
+def test_non_root_cannot_give_the_file_to_another_owner(fs, run_as):
+    make_dir(fs, OUTGOING, 0o777)
+    run_as(1000, 1000)
+    problem = refusal(owner="asterisk")
+    assert str(problem) == ("owner is asterisk but notice-spool runs as operator and cannot give files away; "
+                            "run it as root or as asterisk, or unset owner")
+    assert listing(OUTGOING) == []
+    assert not os.path.exists(STAGING)
+
+
+def test_non_root_without_a_user_name_is_named_by_its_uid(fs, run_as):
+    make_dir(fs, OUTGOING, 0o777)
+    run_as(4242, 4242)
+    problem = refusal(owner="asterisk")
+    assert str(problem).startswith("owner is asterisk but notice-spool runs as 4242 and cannot give files away")
+
+
+@pytest.mark.parametrize("owner", [None, "operator"])
+def test_non_root_keeps_the_file_as_its_own(fs, run_as, owner):
+    make_dir(fs, OUTGOING, 0o777)
+    make_dir(fs, STAGING, 0o777)
+    run_as(1000, 1000)
+    assert spool_it(owner=owner) == TARGET
+    info = os.stat(TARGET)
+    assert (info.st_uid, info.st_gid) == (1000, 1000)  # not given to asterisk (105)
+    assert stat.S_IMODE(info.st_mode) == 0o644
+
+
+# --- any failure: the staging file is removed, nothing reaches outgoing/ ------------------
+
+@pytest.mark.parametrize("step", ["write", "fsync", "close", "chmod", "chown", "utime", "rename"])
+def test_failure_at_any_step_leaves_nothing(layout, monkeypatch, step):
+    real = getattr(spool.os, step)
+    calls = []
+
+    def fail_once(*args, **kwargs):
+        if not called_from_spool():
+            return real(*args, **kwargs)
+        calls.append(args)
+        if len(calls) == 1:
+            if step == "close":
+                real(*args, **kwargs)  # do not leak the descriptor
+            raise OSError(errno.EIO, "Input/output error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spool.os, step, fail_once)
+    problem = refusal()
+    assert calls, f"os.{step} was never called"
+    assert str(problem) == f"cannot write {SPOOL}: Input/output error"
+    assert_nothing_spooled()
+
+
+def test_failed_folder_fsync_after_the_move_takes_the_notice_back(layout, monkeypatch):
+    real_fsync = spool.os.fsync
+    seen_in_outgoing = []
+
+    def fsync(fd):
+        if stat.S_ISDIR(spool.os.fstat(fd).st_mode):
+            seen_in_outgoing.append(listing(OUTGOING))
+            raise OSError(errno.EIO, "Input/output error")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(spool.os, "fsync", fsync)
+    problem = refusal()
+    assert seen_in_outgoing == [[NAME]]  # it had been moved in...
+    assert str(problem) == f"cannot write {SPOOL}: Input/output error"
+    assert_nothing_spooled()  # ...and was taken out again
+
+
+def test_interrupt_while_writing_removes_the_staging_file_and_is_not_hidden(layout, monkeypatch):
+    def interrupted(fd, data):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(spool.os, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        spool_it()
+    assert_nothing_spooled()
+
+
+# --- the one-line explanations -----------------------------------------------------------
+
+@pytest.mark.parametrize("code, filename, message", [
+    (errno.EXDEV, None, f"{STAGING} and {OUTGOING} are on different file systems, so the call file cannot be "
+                        "moved in atomically; make tmp/ a folder on the same file system as outgoing/"),
+    (errno.EACCES, STAGED, f"permission denied on {STAGED}{PERMISSION_HINT}"),
+    (errno.EPERM, None, f"permission denied on {SPOOL}{PERMISSION_HINT}"),
+    (errno.EROFS, STAGED, f"{STAGED} is on a read-only file system; the spool must be writable"),
+    (errno.ENOSPC, None, f"no space left on the device of {SPOOL}; free some space and schedule the notice again"),
+    (errno.EDQUOT, STAGED, f"no space left on the device of {STAGED}; free some space and schedule the notice again"),
+    (errno.EEXIST, STAGED, f"{STAGED} already exists; not overwriting it (schedule the notice again for a new name)"),
+    (errno.ENOENT, OUTGOING, f"{OUTGOING} does not exist; is spool_dir right?"),
+    (errno.EIO, STAGED, f"cannot write {STAGED}: Input/output error"),
+])
+def test_explain(code, filename, message):
+    problem = OSError(code, os.strerror(code), *([filename] if filename else []))
+    assert spool.explain(problem, SPOOL) == message
+
+
+# --- the recording -----------------------------------------------------------------------
+
+@pytest.fixture
+def recordings(fs):
+    fs.create_dir(RECORDINGS)
+    return fs
+
+
+@pytest.mark.parametrize("extension", AUDIO_EXTENSIONS)
+def test_recording_found_by_each_audio_extension(recordings, extension):
+    recordings.create_file(f"{RECORDINGS}/rec_1764322200.42.{extension}")
+    assert spool.find_recording(RECORDINGS, "rec_1764322200.42") == f"{RECORDINGS}/rec_1764322200.42"
+
+
+@pytest.mark.parametrize("file_name", ["greeting.wav", "greeting.WAV", "greeting.gsm", "greeting.sln16",
+                                       "greeting.g726-32"])
+def test_recording_named_with_its_extension_is_given_without_it(recordings, file_name):
+    recordings.create_file(f"{RECORDINGS}/{file_name}")
+    assert spool.find_recording(RECORDINGS, file_name) == f"{RECORDINGS}/greeting"
+
+
+def test_missing_recording_is_invalid_input(recordings):
+    recordings.create_file(f"{RECORDINGS}/other.wav")
+    with pytest.raises(InvalidInput) as caught:
+        spool.find_recording(RECORDINGS, "rec_1")
+    assert caught.value.exit_code == EXIT_INVALID == 3
+    assert str(caught.value) == (f"recording 'rec_1' is not in {RECORDINGS}: no rec_1.wav "
+                                 "(or .gsm, .ulaw, .alaw, .sln, .g722, ...) there")
+
+
+@pytest.mark.parametrize("present", ["greeting", "greeting.txt", "greeting.wav.bak"])
+def test_file_without_an_audio_extension_is_not_a_recording(recordings, present):
+    recordings.create_file(f"{RECORDINGS}/{present}")
+    with pytest.raises(InvalidInput, match="is not in"):
+        spool.find_recording(RECORDINGS, "greeting")
+    with pytest.raises(InvalidInput, match="is not in"):
+        spool.find_recording(RECORDINGS, present)
+
+
+def test_folder_with_an_audio_name_is_not_a_recording(recordings):
+    recordings.create_dir(f"{RECORDINGS}/greeting.wav")
+    with pytest.raises(InvalidInput, match="is not in"):
+        spool.find_recording(RECORDINGS, "greeting")
+    with pytest.raises(InvalidInput, match="is not in"):
+        spool.find_recording(RECORDINGS, "greeting.wav")
+
+
+def test_missing_recordings_folder_is_named(fs):
+    with pytest.raises(InvalidInput) as caught:
+        spool.find_recording(RECORDINGS, "rec_1")
+    assert caught.value.exit_code == 3
+    assert str(caught.value) == f"recordings folder {RECORDINGS} does not exist; create it or set recordings_dir"
+
+
+# --- syslog ------------------------------------------------------------------------------
+
+@pytest.fixture
+def syslog_calls(monkeypatch):
+    """What reaches the stdlib syslog module (there is no syslog daemon in a test)."""
+    calls = []
+    monkeypatch.setattr(syslog, "openlog", lambda *args: calls.append(("openlog",) + args))
+    monkeypatch.setattr(syslog, "syslog", lambda *args: calls.append(("syslog",) + args))
+    monkeypatch.setattr(syslog, "closelog", lambda *args: calls.append(("closelog",) + args))
+    return calls
+
+
+def test_no_syslog_socket_means_no_syslog(fs, syslog_calls):
+    assert not os.path.exists("/dev/log")
+    spool.log_scheduled("notice x", "user", "notice-spool")
+    assert syslog_calls == []
+
+
+def test_facility_none_means_no_syslog(fs, syslog_calls):
+    fs.create_file("/dev/log")
+    spool.log_scheduled("notice x", "none", "notice-spool")
+    assert syslog_calls == []
+
+
+@pytest.mark.parametrize("facility, code", [
+    ("user", syslog.LOG_USER), ("daemon", syslog.LOG_DAEMON), ("local0", syslog.LOG_LOCAL0),
+    ("local7", syslog.LOG_LOCAL7),
+])
+def test_scheduled_notice_goes_to_syslog_with_tag_and_facility(fs, syslog_calls, facility, code):
+    fs.create_file("/dev/log")
+    spool.log_scheduled("notice 1 to 123 at 2026-12-01T10:30:00+03:00", facility, "clinic")
+    assert syslog_calls == [
+        ("openlog", "clinic", syslog.LOG_PID, code),
+        ("syslog", syslog.LOG_INFO, "notice 1 to 123 at 2026-12-01T10:30:00+03:00"),
+        ("closelog",),
+    ]
