@@ -31,7 +31,8 @@ def notice_spool_command(ctx, number, recording, when, config, dry_run, **option
 
     \b
     NUMBER     the client's number: digits, optionally one leading +
-    RECORDING  a recording's name in the recordings folder, e.g. rec_1732790000.42
+    RECORDING  a recording's name in the recordings folder, e.g. rec_1732790000.42,
+               or the number N of prepared recording N in the prepared folder
     WHEN       keypad 2026*12*01**10***30, ISO '2026-12-01 10:30' or
                '2026-12-01T10:30:00+03:00', or relative +15m, +2h, +1d
 

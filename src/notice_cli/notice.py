@@ -24,6 +24,8 @@ AUDIO_EXTENSIONS = (
     "g723", "g723sf", "g726-16", "g726-24", "g726-32", "g726-40", "g729", "ilbc", "siren7",
     "siren14", "ogg", "opus", "vox", "mp3",
 )
+# A RECORDING of digits only is the ordinal of a prepared recording (N.wav in prepared_dir).
+MAX_PREPARED = 999
 NOTICE_ID_VARIABLE = "NOTICE_ID"
 FILE_PREFIX = "notice-"
 FILE_SUFFIX = ".call"
@@ -57,6 +59,15 @@ def check_recording_name(text: str) -> str:
             "not starting with '.' or '-', no '/' (a name in the recordings folder, e.g. rec_1732790000.42)"
         )
     return text
+
+
+def prepared_ordinal(name: str) -> int | None:
+    """N if the recording NAME (already checked) picks prepared recording N, else None."""
+    if not name.isdigit():
+        return None
+    if not 1 <= int(name) <= MAX_PREPARED:
+        raise InvalidInput(f"prepared recording {shown(name)} does not exist: they are numbered 1 to {MAX_PREPARED}")
+    return int(name)
 
 
 def new_notice_id(now: float, entropy: bytes) -> str:

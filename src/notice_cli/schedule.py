@@ -7,7 +7,7 @@ import os
 from collections import namedtuple
 
 from .callfile import render
-from .notice import Notice, call_file_for, check_number, check_recording_name, new_notice_id
+from .notice import Notice, call_file_for, check_number, check_recording_name, new_notice_id, prepared_ordinal
 from .settings import Settings
 from .spool import find_recording, log_scheduled, spool_call_file
 from .when import format_due, parse_when
@@ -33,7 +33,7 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     notice = Notice(
         id=new_notice_id(now, os.urandom(4)),
         number=check_number(number),
-        recording=find_recording(settings.recordings_dir, check_recording_name(recording)),
+        recording=recording_path(check_recording_name(recording), settings),
         due=parse_when(when, zone, now),
     )
     text = render(call_file_for(notice, settings))
@@ -45,3 +45,11 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     log_scheduled(f"notice {notice.id} to {notice.number} at {due_text}: {notice.recording} ({path})",
                   settings.syslog_facility, settings.syslog_tag)
     return Scheduled(notice, due_text, text, path)
+
+
+def recording_path(name: str, settings: Settings) -> str:
+    """Where the recording NAME is, as Playback takes it: a prepared one when NAME is its number."""
+    ordinal = prepared_ordinal(name)
+    if ordinal is None:
+        return find_recording(settings.recordings_dir, name)
+    return find_recording(settings.prepared_dir, str(ordinal), "prepared recording", "prepared_dir")

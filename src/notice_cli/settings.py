@@ -26,6 +26,7 @@ SYSLOG_FACILITIES = ("none", "user", "daemon") + tuple(f"local{n}" for n in rang
 DEFAULTS = {
     "spool_dir": "/var/spool/asterisk",
     "recordings_dir": "/var/spool/asterisk/notice",
+    "prepared_dir": "/var/spool/asterisk/notice/prepared",
     "channel": "Local/{number}@from-internal",
     "caller_id": None,
     "max_retries": 2,
@@ -138,6 +139,9 @@ SETTINGS = (
             "Asterisk's spool folder: notices go to DIR/outgoing, staged in DIR/tmp. [/var/spool/asterisk]"),
     Setting("recordings_dir", "NOTICE_RECORDINGS_DIR", _recordings_dir, "DIR",
             "Folder of the recordings, as Asterisk sees it. [/var/spool/asterisk/notice]"),
+    Setting("prepared_dir", "NOTICE_PREPARED_DIR", _recordings_dir, "DIR",
+            "Folder of the prepared recordings 1.wav, 2.wav, ... picked by number. "
+            "[/var/spool/asterisk/notice/prepared]"),
     Setting("channel", "NOTICE_CHANNEL", _channel, "TEMPLATE",
             "Channel to call, {number} is the client's number. [Local/{number}@from-internal]"),
     Setting("caller_id", "NOTICE_CALLER_ID", _caller_id, "CID",

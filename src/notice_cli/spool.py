@@ -23,19 +23,20 @@ DEFAULT_OWNER = "asterisk"
 SYSLOG_SOCKET = "/dev/log"
 
 
-def find_recording(recordings_dir: str, name: str) -> str:
+def find_recording(folder: str, name: str, kind: str = "recording", setting: str = "recordings_dir") -> str:
     """The recording's path without extension (as Playback wants it) if a file of a format
-    Asterisk plays is there; a name given with its extension is accepted too."""
-    base = os.path.join(recordings_dir, name)
+    Asterisk plays is in FOLDER; a name given with its extension is accepted too. KIND and
+    SETTING name the recording and the folder's setting in a refusal."""
+    base = os.path.join(folder, name)
     if any(os.path.isfile(f"{base}.{ext}") for ext in AUDIO_EXTENSIONS):
         return base
     stem, dot, ext = name.rpartition(".")
     if dot and stem and ext in AUDIO_EXTENSIONS and os.path.isfile(base):
-        return os.path.join(recordings_dir, stem)
-    if not os.path.isdir(recordings_dir):
-        raise InvalidInput(f"recordings folder {recordings_dir} does not exist; create it or set recordings_dir")
+        return os.path.join(folder, stem)
+    if not os.path.isdir(folder):
+        raise InvalidInput(f"{kind}s folder {folder} does not exist; create it or set {setting}")
     raise InvalidInput(
-        f"recording {shown(name)} is not in {recordings_dir}: no {name}.wav (or .gsm, .ulaw, .alaw, .sln, .g722, ...) there"
+        f"{kind} {shown(name)} is not in {folder}: no {name}.wav (or .gsm, .ulaw, .alaw, .sln, .g722, ...) there"
     )
 
 

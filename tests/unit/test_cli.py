@@ -150,3 +150,31 @@ def test_help_documents_every_setting_and_the_exit_codes(spool):
 def test_version(spool):
     result = run("--version")
     assert result.exit_code == 0 and re.fullmatch(r"notice-spool, version \d+\.\d+\.\d+\n", result.stdout)
+
+
+def test_a_number_as_recording_picks_that_prepared_recording(spool):
+    spool.create_file(RECORDINGS + "/prepared/3.gsm", contents=b"gsm")
+    result = run("--dry-run", "79991234567", "3", FUTURE)
+    assert result.exit_code == 0
+    assert f"Data: {RECORDINGS}/prepared/3\n" in result.stdout
+    spool.create_file("/srv/prepared/3.wav")
+    result = run("--dry-run", "--prepared-dir", "/srv/prepared", "79991234567", "03", FUTURE)
+    assert "Data: /srv/prepared/3\n" in result.stdout
+
+
+@pytest.mark.parametrize("recording, message", [
+    ("4", f"prepared recording '4' is not in {RECORDINGS}/prepared: no 4.wav"),
+    ("0", "prepared recording '0' does not exist: they are numbered 1 to 999"),
+    ("1000", "numbered 1 to 999"),
+])
+def test_unknown_prepared_recording_exits_3(spool, recording, message):
+    spool.create_file(RECORDINGS + "/prepared/3.wav")
+    result = run("79991234567", recording, FUTURE)
+    assert result.exit_code == 3 and message in result.stderr
+    assert outgoing_files() == []
+
+
+def test_missing_prepared_folder_names_its_setting(spool):
+    result = run("79991234567", "2", FUTURE)
+    assert result.exit_code == 3
+    assert f"prepared recordings folder {RECORDINGS}/prepared does not exist; create it or set prepared_dir" in result.stderr
