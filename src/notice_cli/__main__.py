@@ -1,0 +1,5 @@
+"""python3 -m notice_cli: the same as the notice-spool console script."""
+
+from .entry import notice_spool
+
+notice_spool()
