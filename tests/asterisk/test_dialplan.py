@@ -1,0 +1,362 @@
+"""The notice dialplan (dialplan/*.conf) on a real Asterisk: the three ways an operator sends a
+notice, driven key by key, then the notices firing and the client hearing them.
+
+The operator and the client are Local channels. Each "handset" context below is a person: it
+answers, presses keys (SendDTMF) and speaks (plays a generated tone) at the moments the notice
+dialplan on the other end of its Local channel prompts for them. The waits come from the real
+lengths of the prompts, read from the sandbox's sound files, with margin both ways: a key sent
+during a prompt or within its timeout is taken either way.
+
+The dialplan runs notice-spool inside the chroot (Debian's python3 with this project's source),
+through the same System() calls a PBX makes; notice-spool's default channel,
+Local/<number>@from-internal, rings the sipp phone "client".
+"""
+
+import os
+import shutil
+import time
+import wave
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from harness import MODULES, AsteriskSandbox, write_tone
+
+REPO = Path(__file__).resolve().parents[2]
+DIALPLAN = REPO / "dialplan"
+SOURCE = REPO / "src" / "notice_cli"
+
+# Operators, the clients they reach, and what each chooses.
+WAY1_CLIENT = "79991234567"  # calls operator 101, who presses *5 and records a message
+WAY2_CLIENT = "79990000002"  # called by operator 102, who then dials *55 and picks prepared 2
+WAY3_CLIENT = "79990000003"  # keyed by operator 103 after *56; prepared 1 after unknown 7
+SPOKEN_SECONDS = 2.0  # what operator 101 says into the recording
+PREPARED_SECONDS = {1: 1.0, 2: 3.0}
+
+EXTRA_MODULES = """
+; the notice dialplan and the simulated handsets
+load = app_senddtmf.so
+load = app_sayunixtime.so
+load = app_exec.so
+load = func_db.so
+load = func_cut.so
+load = func_env.so
+load = res_musiconhold.so
+load = res_clioriginate.so
+load = format_gsm.so
+load = codec_gsm.so
+"""
+
+TEST_DIALPLAN = """\
+[general]
+static = yes
+writeprotect = yes
+
+[globals]
+#include "globals_notice.conf"
+; This sandbox's paths; one more attempt than the default so the refusal paths fit.
+NOTICE_SPOOL = {run}/bin/notice-spool
+NOTICE_RECORDINGS = {run}/recordings
+NOTICE_PREPARED = {run}/recordings/prepared
+NOTICE_SAY_ZONE = UTC
+NOTICE_ATTEMPTS = 5
+
+#include "extensions_notice.conf"
+
+; notice-spool's default channel: the notice rings the sipp phone "client".
+[from-internal]
+exten => _[+0-9].,1,Dial(PJSIP/${{EXTEN}}@client,20)
+ same => n,Hangup()
+
+; --- the PBX side of the test calls -------------------------------------------------------
+
+; Way 1: the client calls operator 101, whose calls have the *5 feature and the way-2 hook.
+[test-inbound]
+exten => 101,1,Set(CALLERID(num)={way1_client})
+ same => n,Set(__DYNAMIC_FEATURES=notice)
+ same => n,Dial(Local/way1@test-handset/n,30,U(notice-remember-received^101^${{CALLERID(num)}}))
+ same => n,Hangup()
+
+; Way 2, first: operator 102 calls a client, with the hook that remembers the number.
+[test-outbound]
+exten => _X.,1,Set(CALLERID(num)=102)
+ same => n,Gosub(notice-remember-dialled,s,1(102,${{EXTEN}}))
+ same => n,Dial(Local/talk@test-client-handset/n,20)
+ same => n,Hangup()
+
+; The operators' phones dial the codes: their caller ID tells who they are.
+[test-operator-102]
+exten => _*5X,1,Set(CALLERID(num)=102)
+ same => n,Goto(notice-codes,${{EXTEN}},1)
+
+[test-operator-103]
+exten => _*5X,1,Set(CALLERID(num)=103)
+ same => n,Goto(notice-codes,${{EXTEN}},1)
+
+; --- the people ---------------------------------------------------------------------------
+
+[test-client-handset]
+exten => wait,1,Answer()
+ same => n,Wait(180)
+exten => talk,1,Answer()
+ same => n,Wait(3)
+ same => n,Hangup()
+
+[test-handset]
+{handsets}
+"""
+
+
+def handset(name: str, steps) -> str:
+    """A handset context's extension: answer, then each step (seconds to wait, then an action)."""
+    lines = [f"exten => {name},1,Answer()"]
+    for wait, action in steps:
+        lines.append(f" same => n,Wait({wait:.2f})")
+        if action:
+            lines.append(f" same => n,{action}")
+    lines.append(" same => n,Wait(5)")
+    lines.append(" same => n,Hangup()")
+    return "\n".join(lines)
+
+
+def keys(digits: str) -> str:
+    return f"SendDTMF({digits},120,120)"
+
+
+def said_digits(chroot, number: str) -> float:
+    """How long SayDigits takes to say NUMBER."""
+    return sound_seconds(chroot, "&".join(f"digits/{digit}" for digit in number))
+
+
+# --- the sandbox ------------------------------------------------------------------------------
+
+def resolve_in(chroot: Path, path: str) -> Path:
+    """PATH as the chroot sees it, following symlinks that are absolute inside the chroot."""
+    current = chroot
+    for part in Path(path).parts[1:]:
+        current = current / part
+        for _ in range(20):
+            if not current.is_symlink():
+                break
+            target = os.readlink(current)
+            current = (chroot / target.lstrip("/")) if target.startswith("/") else current.parent / target
+    return current
+
+
+def sound_seconds(chroot: Path, names: str) -> float:
+    """Length of an '&' list of core sounds (GSM: 33 bytes per 20 ms frame)."""
+    total = 0.0
+    for name in names.split("&"):
+        found = resolve_in(chroot, f"/usr/share/asterisk/sounds/en/{name}.gsm")
+        total += found.stat().st_size / 33 * 0.020
+    return total
+
+
+def globals_of(path: Path) -> dict:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.split(";")[0].strip()
+        if "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+PROMPTS = {k: v for k, v in globals_of(DIALPLAN / "globals_notice.conf").items() if k.startswith("NOTICE_PROMPT_")}
+
+
+def keypad(moment: datetime) -> str:
+    return moment.strftime("%Y*%m*%d**%H***%M")
+
+
+def install_notice_spool(sandbox: AsteriskSandbox) -> None:
+    """notice-spool inside the chroot, as the dialplan's System() finds it: this project's
+    source run by Debian's python3, with a config file for this sandbox."""
+    run = sandbox.run.path
+    shutil.copytree(SOURCE, run / "lib" / "python" / "notice_cli",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (run / "etc" / "notice.conf").write_text(
+        "[notice]\n"
+        f"spool_dir = {run}/spool\n"
+        f"recordings_dir = {run}/recordings\n"
+        f"prepared_dir = {run}/recordings/prepared\n"
+        "tz = UTC\n"
+        "syslog_facility = none\n")
+    wrapper = run / "bin" / "notice-spool"
+    wrapper.parent.mkdir()
+    wrapper.write_text("#!/bin/sh\n"
+                       f"NOTICE_CONFIG={run}/etc/notice.conf PYTHONPATH={run}/lib/python "
+                       'exec python3 -m notice_cli "$@"\n')
+    wrapper.chmod(0o755)
+
+
+def configure(sandbox: AsteriskSandbox, handsets: str) -> None:
+    run, etc = sandbox.run.path, sandbox.run.etc
+    for conf in DIALPLAN.glob("*.conf"):
+        shutil.copy(conf, etc / conf.name)
+    (etc / "extensions.conf").write_text(TEST_DIALPLAN.format(
+        run=run, way1_client=WAY1_CLIENT, handsets=handsets))
+    (etc / "features.conf").write_text('[applicationmap]\n#include "features_notice.conf"\n')
+    (etc / "modules.conf").write_text(MODULES + EXTRA_MODULES)
+    (run / "moh").mkdir()
+    write_tone(run / "moh" / "hold.wav", 5.0, hertz=300)
+    (etc / "musiconhold.conf").write_text(f"[default]\nmode = files\ndirectory = {run}/moh\n")
+    prepared = sandbox.recordings_dir / "prepared"
+    prepared.mkdir()
+    for number, seconds in PREPARED_SECONDS.items():
+        write_tone(prepared / f"{number}.wav", seconds, hertz=500 + 100 * number)
+    write_tone(run / "spoken.wav", SPOKEN_SECONDS, hertz=700)
+    install_notice_spool(sandbox)
+
+
+# --- the scripts of the three operators -------------------------------------------------------
+
+def way1_operator(chroot, due: datetime, run: Path) -> str:
+    """Operator 101, in a call with the client: *5, records a message, keys the time, confirms."""
+    when = keypad(due) + "#"
+    return handset("way1", [
+        (2.0, keys("*5")),
+        (1.5, keys("0#")),  # after the beep: 0 means "record one now"
+        (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_RECORD"]) + 1.5, f"Playback({run}/spoken)"),
+        (0.3, keys("#")),  # ends the recording
+        (1.5, keys(when)),  # after the beep of the time prompt
+        (15.0, keys("1")),  # after the read-back (SendDTMF returns once keyed): confirm
+        (8.0, None),  # hears "saved", back in the call
+    ])
+
+
+def way2_operator(chroot, due: datetime) -> str:
+    """Operator 102 after the call: *55, hears the number, picks prepared 2, keys the time, confirms."""
+    when = keypad(due) + "#"
+    announce = sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_TO_NUMBER"]) + said_digits(chroot, WAY2_CLIENT)
+    return handset("way2", [
+        (announce + 1.0, keys("2#")),  # within the 3 s after the beep
+        (PREPARED_SECONDS[2] + 1.5, keys(when)),  # after hearing prepared 2, then the beep
+        (15.0, keys("1")),
+        (8.0, None),
+    ])
+
+
+def way3_operator(chroot, due: datetime, first_try: datetime) -> str:
+    """Operator 103 at any time: *56, keys the number, picks an unknown prepared recording (7)
+    then 1, keys a past time, then Feb 30, then a good time that they re-enter (2), then the
+    time they confirm."""
+    number = WAY3_CLIENT + "#"
+    refused = sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_REFUSED"])
+    past, impossible = "2020*01*01**10***00#", f"{due.year + 1}*02*30**10***00#"
+    first, final = keypad(first_try) + "#", keypad(due) + "#"
+    return handset("way3", [
+        (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_NUMBER"]) + 1.0, keys(number)),
+        (said_digits(chroot, WAY3_CLIENT) + 1.0, keys("7#")),
+        (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_NO_SUCH_RECORDING"]) + said_digits(chroot, "7") + 1.0,
+         keys("1#")),
+        (PREPARED_SECONDS[1] + 1.5, keys(past)),
+        (refused + 2.0, keys(impossible)),
+        (refused + 2.0, keys(first)),
+        (15.0, keys("2")),  # re-enter
+        (1.5, keys(final)),
+        (15.0, keys("1")),
+        (8.0, None),
+    ])
+
+
+# --- the test ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pbx(chroot, request):
+    """Asterisk with the notice dialplan, and the moments the notices are set for."""
+    now = datetime.now(timezone.utc)
+    # The flows take up to two minutes; the notices are due at the next whole minute after that.
+    due = (now + timedelta(seconds=150)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    sandbox = AsteriskSandbox.create(chroot)
+    handsets = "\n\n".join([
+        handset("op102", [(15.0, None)]),
+        way1_operator(chroot, due, sandbox.run.path),
+        way2_operator(chroot, due),
+        way3_operator(chroot, due, due + timedelta(minutes=1)),
+    ])
+    configure(sandbox, handsets)
+    failed_before = request.session.testsfailed
+    try:
+        sandbox.start()
+        yield sandbox, due
+    finally:
+        keep = request.session.testsfailed > failed_before
+        sandbox.remove(keep_files=keep)
+        if keep:
+            print(f"\nAsterisk run folder kept: {chroot}{sandbox.run.path}")
+
+
+@pytest.fixture(autouse=True)
+def log_is_clean(pbx):
+    """This module's Asterisk, not the shared one, must keep its log clean."""
+    sandbox, _ = pbx
+    since = sandbox.log_size()
+    yield
+    assert sandbox.log_problems(since) == []
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as recording:
+        return recording.getnframes() / recording.getframerate()
+
+
+def spooled_notices(sandbox) -> dict:
+    """number -> (Data path, mtime) of the call files in outgoing/."""
+    found = {}
+    for path in sandbox.outgoing.glob("notice-*.call"):
+        fields = dict(line.split(": ", 1) for line in path.read_text().splitlines())
+        number = fields["Channel"].split("/")[1].split("@")[0]
+        found[number] = (fields["Data"], path.stat().st_mtime)
+    return found
+
+
+def test_dialplan_loads_without_warnings(pbx):
+    sandbox, _ = pbx
+    assert "Dialplan reloaded" in sandbox.rx("dialplan reload")
+    contexts = sandbox.rx("dialplan show notice-compose")
+    assert "notice-compose" in contexts and "System(${NOTICE_SPOOL}" in contexts
+    assert "*5" in sandbox.rx("features show")
+
+
+def test_every_default_prompt_is_a_core_sound(pbx, chroot):
+    for name, sounds in PROMPTS.items():
+        for sound in sounds.split("&"):
+            assert resolve_in(chroot, f"/usr/share/asterisk/sounds/en/{sound}.gsm").is_file(), (name, sound)
+
+
+def test_three_ways_schedule_the_notices_and_the_clients_hear_them(pbx):
+    sandbox, due = pbx
+    client = sandbox.phone("client").answer(calls=3, timeout=400)
+    # Way 2 needs a finished call of operator 102 first.
+    sandbox.rx(f"channel originate Local/op102@test-handset/n extension {WAY2_CLIENT}@test-outbound")
+    time.sleep(6)
+    assert "notice/last/102" in sandbox.rx("database show notice")
+    sandbox.rx("channel originate Local/wait@test-client-handset/n extension 101@test-inbound")
+    sandbox.rx("channel originate Local/way2@test-handset/n extension *55@test-operator-102")
+    sandbox.rx("channel originate Local/way3@test-handset/n extension *56@test-operator-103")
+
+    # All three operators are done well before the notices are due.
+    deadline = due.timestamp() - 5
+    while time.time() < deadline and len(spooled_notices(sandbox)) < 3:
+        time.sleep(0.5)
+    spooled = spooled_notices(sandbox)
+    assert sorted(spooled) == sorted([WAY1_CLIENT, WAY2_CLIENT, WAY3_CLIENT])
+    assert {number: mtime for number, (_, mtime) in spooled.items()} == dict.fromkeys(spooled, due.timestamp())
+    recording, _ = spooled[WAY1_CLIENT]
+    assert recording.startswith(f"{sandbox.recordings_dir}/rec_")
+    assert spooled[WAY2_CLIENT][0] == f"{sandbox.recordings_dir}/prepared/2"
+    assert spooled[WAY3_CLIENT][0] == f"{sandbox.recordings_dir}/prepared/1"
+    recorded = wav_seconds(Path(recording + ".wav"))
+    assert SPOKEN_SECONDS - 0.3 <= recorded <= SPOKEN_SECONDS + 2.5
+    assert time.time() < due.timestamp(), "the notices were spooled too late to check their firing"
+
+    # Then they fire, and each client hears its message, whole.
+    assert client.wait(timeout=due.timestamp() - time.time() + 90) == 0
+    invites = client.invites()
+    assert sorted(invite.number for invite in invites) == sorted([WAY1_CLIENT, WAY2_CLIENT, WAY3_CLIENT])
+    assert all(due.timestamp() <= invite.at < due.timestamp() + 2.5 for invite in invites)
+    heard = sorted(stream.audio_seconds for stream in client.rtp.streams.values())
+    expected = sorted([recorded, PREPARED_SECONDS[1], PREPARED_SECONDS[2]])
+    assert heard == pytest.approx(expected, abs=0.1)
