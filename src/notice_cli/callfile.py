@@ -52,6 +52,8 @@ def check_value(what: str, value: str) -> str:
             raise InvalidInput(f"{what} {shown(value)} contains {FORBIDDEN[char]}; remove it")
         if char < " " or "\x7f" <= char <= "\x9f" or char in "\u2028\u2029":
             raise InvalidInput(f"{what} {shown(value)} contains a control character (line break, NUL, ...); remove it")
+        if "\ud800" <= char <= "\udfff":  # bytes that were not UTF-8, as Python passes them on
+            raise InvalidInput(f"{what} {shown(value)} is not valid UTF-8 text; fix its encoding")
     if value != value.strip():
         raise InvalidInput(f"{what} {shown(value)} starts or ends with a blank, which Asterisk drops; remove it")
     if not value:
@@ -112,15 +114,15 @@ def parse(text: str) -> CallFile:
         application=single.get("application", ""),
         data=single.get("data", ""),
         caller_id=single.get("callerid"),
-        max_retries=_int(single.get("maxretries"), 0),
-        retry_time=_int(single.get("retrytime"), 300),
-        wait_time=_int(single.get("waittime"), 45),
+        max_retries=number_or(single.get("maxretries"), 0),
+        retry_time=number_or(single.get("retrytime"), 300),
+        wait_time=number_or(single.get("waittime"), 45),
         archive=single.get("archive", "no").lower() in ("yes", "true", "y", "t", "1", "on"),
         variables=tuple(variables),
     )
 
 
-def _int(value: str | None, default: int) -> int:
+def number_or(value: str | None, default: int) -> int:
     """Asterisk's defaults when a number is missing or not a number."""
     try:
         return int(value)

@@ -3,6 +3,7 @@ the call file that carries it to Asterisk. No I/O here."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections import namedtuple
@@ -26,10 +27,20 @@ AUDIO_EXTENSIONS = (
 )
 # A RECORDING of digits only is the ordinal of a prepared recording (N.wav in prepared_dir).
 MAX_PREPARED = 999
+# The call file carries the notice's id, the client's number and the scheduled time as channel
+# variables: Asterisk moves the file's mtime while it retries, and the channel template may
+# change, so these are the only lasting record of what was scheduled (notice list, history).
 NOTICE_ID_VARIABLE = "NOTICE_ID"
+NUMBER_VARIABLE = "NOTICE_NUMBER"
+DUE_VARIABLE = "NOTICE_DUE"
 FILE_PREFIX = "notice-"
 FILE_SUFFIX = ".call"
 PLAYBACK = "Playback"
+# An id names a file in outgoing/: no '/', no leading '.' or '-'. notice-spool makes
+# 20261128094512-9f3a1c2b; an import file may give its own in an `id` column.
+MAX_ID = 64
+NOTICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+CALL_FILE_NAME = re.compile(re.escape(FILE_PREFIX) + "(" + NOTICE_ID.pattern + ")" + re.escape(FILE_SUFFIX))
 
 
 class Notice(namedtuple("Notice", "id number recording due")):
@@ -76,8 +87,30 @@ def new_notice_id(now: float, entropy: bytes) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + "-" + entropy.hex()
 
 
+def content_id(number: str, recording: str, due: int) -> str:
+    """The id an imported notice gets from what it is: the due second (UTC) and a hash of the
+    number, the recording and the due time, so importing the same row again finds it."""
+    digest = hashlib.sha256(f"{number}\0{recording}\0{due}".encode("utf-8", "surrogateescape")).hexdigest()
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(due)) + "-" + digest[:8]
+
+
+def check_notice_id(text: str) -> str:
+    if not NOTICE_ID.fullmatch(text):
+        raise InvalidInput(
+            f"notice id {shown(text)} is not a notice id: letters, digits, '_' and '-', not starting "
+            f"with '-', at most {MAX_ID} characters (e.g. 20261128094512-9f3a1c2b)"
+        )
+    return text
+
+
 def call_file_name(notice_id: str) -> str:
     return FILE_PREFIX + notice_id + FILE_SUFFIX
+
+
+def notice_id_of(file_name: str) -> str | None:
+    """The id in a call file's name if the name is one notice-cli gives, else None."""
+    found = CALL_FILE_NAME.fullmatch(file_name)
+    return found.group(1) if found else None
 
 
 def call_file_for(notice: Notice, settings: Settings) -> CallFile:
@@ -90,5 +123,6 @@ def call_file_for(notice: Notice, settings: Settings) -> CallFile:
         application=PLAYBACK,
         data=notice.recording,
         archive=True,
-        variables=((NOTICE_ID_VARIABLE, notice.id),),
+        variables=((NOTICE_ID_VARIABLE, notice.id), (NUMBER_VARIABLE, notice.number),
+                   (DUE_VARIABLE, str(notice.due))),
     )

@@ -1,5 +1,6 @@
-"""All file-system work on Asterisk's spool: finding the recording, staging the call file
-and handing it to Asterisk, and the log of what was scheduled.
+"""All file-system work on Asterisk's spool: finding the recording, staging call files and
+handing them to Asterisk, reading back the ones in outgoing/ and outgoing_done/, removing a
+cancelled or pruned one, and the log of what was scheduled.
 
 Asterisk (pbx_spool) reads a file in outgoing/ the moment it is closed or renamed there,
 takes its mtime once as the time to call, and reads dot-files too. So the call file is
@@ -7,18 +8,27 @@ written complete in <spool>/tmp (same file system, never outgoing/ itself, never
 given its owner, mode and mtime there, and only then renamed into outgoing/: Asterisk sees
 either nothing or the whole file with its final mtime. On any failure the staging file is
 removed and nothing reaches outgoing/.
+
+Reading streams: os.scandir, one file in memory at a time, and only files with the names
+notice-cli gives. Asterisk works on the same files meanwhile: one that vanishes between the
+scan and the read (moved to outgoing_done/, cancelled) is passed over.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable, Iterable, Iterator
 
 from .errors import InvalidInput, SpoolError, shown
-from .notice import AUDIO_EXTENSIONS
+from .notice import AUDIO_EXTENSIONS, FILE_PREFIX, FILE_SUFFIX
 
 STAGING = "tmp"
 OUTGOING = "outgoing"
+ARCHIVE = "outgoing_done"  # where Asterisk moves a finished call file when it says Archive: yes
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+READ_SIZE = 65536  # a call file is a few hundred bytes; Asterisk's appends add ~40 per attempt
+SYNC_EVERY = 256  # files spooled between two fsyncs of outgoing/ when spooling many
 DEFAULT_OWNER = "asterisk"
 SYSLOG_SOCKET = "/dev/log"
 
@@ -43,26 +53,87 @@ def find_recording(folder: str, name: str, kind: str = "recording", setting: str
 def spool_call_file(text: str, file_name: str, due: int, spool_dir: str,
                     mode: int, owner: str | None) -> str:
     """Hand the call file TEXT to Asterisk, to be called at DUE; return its path in outgoing/."""
-    outgoing = os.path.join(spool_dir, OUTGOING)
-    staging_dir = os.path.join(spool_dir, STAGING)
-    ids = owner_ids(owner)
     try:
-        _check_folder(outgoing)
-        _ensure_staging_dir(staging_dir, outgoing)
+        outgoing, staging_dir, ids = _ready(spool_dir, owner)
         target = os.path.join(outgoing, file_name)
-        if os.path.lexists(target):
-            raise SpoolError(f"{target} already exists; not overwriting it (schedule the notice again for a new name)")
+        _refuse_existing(target)
         _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
                         target, due, mode, ids)
+        _fsync_or_take_back(outgoing, [target])
     except OSError as problem:
         raise SpoolError(explain(problem, spool_dir)) from None
     return target
 
 
+def spool_call_files(call_files: Iterable[tuple[str, str, int]], spool_dir: str, mode: int,
+                     owner: str | None, moved: Callable[[str], None] | None = None) -> int:
+    """Hand many call files (TEXT, FILE_NAME, DUE) to Asterisk, each staged, synced and timed
+    as spool_call_file does; outgoing/ is fsynced once per SYNC_EVERY files, not per file.
+    MOVED(path) is told of each file once it is durable. Returns how many were spooled; on a
+    failure the durable ones stay (each is a whole notice) and SpoolError says how many."""
+    try:
+        outgoing, staging_dir, ids = _ready(spool_dir, owner)
+    except OSError as problem:
+        raise SpoolError(explain(problem, spool_dir)) from None
+    done = 0
+    unsynced: list[str] = []
+    try:
+        for text, file_name, due in call_files:
+            target = os.path.join(outgoing, file_name)
+            _refuse_existing(target)
+            _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
+                            target, due, mode, ids)
+            unsynced.append(target)
+            if len(unsynced) == SYNC_EVERY:
+                done += _synced(outgoing, unsynced, moved)
+        done += _synced(outgoing, unsynced, moved)
+    except (OSError, SpoolError) as problem:
+        reason = explain(problem, spool_dir) if isinstance(problem, OSError) else str(problem)
+        try:  # the ones moved but not yet durable: make them so, or take them back
+            done += _synced(outgoing, unsynced, moved)
+        except OSError:
+            pass
+        raise SpoolError(f"{reason}; {_spooled_before(done)}") from None
+    return done
+
+
+def _spooled_before(done: int) -> str:
+    if done == 0:
+        return "no notice was spooled"
+    return f"the {done} notice{'s' if done != 1 else ''} spooled before the failure stay{'s' if done == 1 else ''} scheduled"
+
+
+def _synced(outgoing: str, targets: list[str], moved: Callable[[str], None] | None) -> int:
+    _fsync_or_take_back(outgoing, targets)
+    if moved:
+        for target in targets:
+            moved(target)
+    count = len(targets)
+    targets.clear()
+    return count
+
+
+def _ready(spool_dir: str, owner: str | None) -> tuple[str, str, tuple[int, int] | None]:
+    """outgoing/, tmp/ (created if missing) and the owner's ids, all checked before any write."""
+    outgoing = os.path.join(spool_dir, OUTGOING)
+    staging_dir = os.path.join(spool_dir, STAGING)
+    ids = owner_ids(owner)
+    _check_folder(outgoing)
+    _ensure_staging_dir(staging_dir, outgoing)
+    return outgoing, staging_dir, ids
+
+
+def _refuse_existing(target: str) -> None:
+    # rename() would replace it: a pending notice of that name would be lost without a word.
+    if os.path.lexists(target):
+        raise SpoolError(f"{target} already exists; not overwriting it (schedule the notice again for a new name)")
+
+
 def _stage_and_move(data: bytes, staging: str, target: str, due: int, mode: int,
                     ids: tuple[int, int] | None) -> None:
+    """Write DATA complete in tmp/ and rename it to TARGET; on a failure remove the staged file.
+    The move is durable only once the folder is fsynced (_fsync_or_take_back)."""
     fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    moved = False
     try:
         try:
             _write_all(fd, data)
@@ -75,12 +146,22 @@ def _stage_and_move(data: bytes, staging: str, target: str, due: int, mode: int,
         # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
         os.utime(staging, (due, due))
         os.rename(staging, target)
-        moved = True
-        _fsync_folder(os.path.dirname(target))
     except BaseException:
-        # After the rename only the folder's fsync can fail: the move may not be durable, so
-        # take the notice back rather than report a failure and leave it to fire anyway.
-        _remove_quietly(target if moved else staging)
+        _remove_quietly(staging)
+        raise
+
+
+def _fsync_or_take_back(folder: str, targets: list[str]) -> None:
+    """Make the renames into FOLDER durable. If that fails, the moves may not be: take the
+    notices back rather than report a failure and leave them to fire anyway."""
+    if not targets:
+        return
+    try:
+        _fsync_folder(folder)
+    except BaseException:
+        for target in targets:
+            _remove_quietly(target)
+        targets.clear()
         raise
 
 
@@ -104,6 +185,116 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def call_files(folder: str, missing_ok: bool = False) -> Iterator[tuple[str, str]]:
+    """(name, text) of each regular file in FOLDER named notice-<...>.call, as it is now; a
+    missing FOLDER is an empty one if MISSING_OK (Asterisk creates outgoing_done/ on its first
+    archived call), else a SpoolError."""
+    try:
+        entries = os.scandir(folder)
+    except FileNotFoundError:
+        if missing_ok:
+            return
+        raise SpoolError(f"spool folder {folder} does not exist; is Asterisk installed, and is spool_dir right?") from None
+    except OSError as problem:
+        raise SpoolError(explain(problem, folder, "read")) from None
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                text = _read(entry.path)
+            except FileNotFoundError:
+                continue  # Asterisk moved it to outgoing_done/, or it was cancelled, meanwhile
+            except OSError as problem:
+                raise SpoolError(explain(problem, folder, "read")) from None
+            yield name, text
+
+
+def names_in(folder: str, missing_ok: bool = False) -> list[str]:
+    """The names in FOLDER (no file is opened); a missing FOLDER is empty if MISSING_OK."""
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        if missing_ok:
+            return []
+        raise SpoolError(f"spool folder {folder} does not exist; is Asterisk installed, and is spool_dir right?") from None
+    except OSError as problem:
+        raise SpoolError(explain(problem, folder, "read")) from None
+
+
+def read_call_file(folder: str, name: str) -> str | None:
+    """The text of FOLDER/NAME if it is a regular file there now, else None."""
+    try:
+        return _read(os.path.join(folder, name))
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    except OSError as problem:
+        if problem.errno == errno.ELOOP:  # a symlink: not a call file of ours
+            return None
+        raise SpoolError(explain(problem, folder, "read")) from None
+
+
+def _read(path: str) -> str:
+    fd = os.open(path, READ_FLAGS)
+    try:
+        data = os.read(fd, READ_SIZE)
+        if len(data) == READ_SIZE:  # a short read of a regular file is its end
+            chunks = [data]
+            while chunks[-1]:
+                chunks.append(os.read(fd, READ_SIZE))
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "surrogateescape")
+
+
+def mtime_of(folder: str, name: str) -> float | None:
+    """FOLDER/NAME's mtime, or None if it is gone."""
+    try:
+        return os.stat(os.path.join(folder, name), follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return None
+    except OSError as problem:
+        raise SpoolError(explain(problem, folder, "read")) from None
+
+
+def remove_call_file(folder: str, name: str, refusal: Callable[[str, float], str | None]) -> str | None:
+    """Remove the regular file FOLDER/NAME unless REFUSAL(its text, its mtime) gives a reason
+    not to, checked on the file as it is right now; return that reason, or None once removed
+    (or gone meanwhile: then the reason is that it is gone)."""
+    path = os.path.join(folder, name)
+    try:
+        text = read_call_file(folder, name)
+        mtime = mtime_of(folder, name)
+        if text is None or mtime is None:
+            return "it is no longer there"
+        reason = refusal(text, mtime)
+        if reason:
+            return reason
+        os.unlink(path)
+    except FileNotFoundError:
+        return "it is no longer there"
+    except OSError as problem:
+        raise SpoolError(explain(problem, folder, "remove")) from None
+    return None
+
+
+def same_folder(path: str, folder: str) -> bool:
+    """Whether PATH is FOLDER, through any symlinks."""
+    return os.path.realpath(path) == os.path.realpath(folder)
+
+
+def sync_folder(folder: str) -> None:
+    """Make removals from FOLDER durable, so a cancelled notice does not come back after a crash."""
+    try:
+        _fsync_folder(folder)
+    except OSError as problem:
+        raise SpoolError(explain(problem, folder, "write")) from None
 
 
 def _check_folder(path: str) -> None:
@@ -161,8 +352,8 @@ def _current_user(pwd) -> str:
         return str(os.geteuid())
 
 
-def explain(problem: OSError, spool_dir: str) -> str:
-    """One line an admin can act on, for a failure while writing to the spool."""
+def explain(problem: OSError, spool_dir: str, doing: str = "write") -> str:
+    """One line an admin can act on, for a failure while DOING (write, read, remove) the spool."""
     where = problem.filename or spool_dir
     code = problem.errno
     if code == errno.EXDEV:
@@ -179,15 +370,21 @@ def explain(problem: OSError, spool_dir: str) -> str:
         return f"{where} already exists; not overwriting it (schedule the notice again for a new name)"
     if code == errno.ENOENT:
         return f"{where} does not exist; is spool_dir right?"
-    return f"cannot write {where}: {problem.strerror or problem}"
+    return f"cannot {doing} {where}: {problem.strerror or problem}"
 
 
 def log_scheduled(message: str, facility: str, tag: str) -> None:
     """One line per scheduled notice in syslog; silently off when there is no syslog."""
+    log_lines([message], facility, tag)
+
+
+def log_lines(messages: Iterable[str], facility: str, tag: str) -> None:
+    """Each of MESSAGES as a line in syslog, through one connection (an import logs thousands)."""
     if facility == "none" or not os.path.exists(SYSLOG_SOCKET):
         return
     import syslog
 
     syslog.openlog(tag, syslog.LOG_PID, getattr(syslog, "LOG_" + facility.upper()))
-    syslog.syslog(syslog.LOG_INFO, message)
+    for message in messages:
+        syslog.syslog(syslog.LOG_INFO, message)
     syslog.closelog()

@@ -7,6 +7,9 @@ Accepted forms of WHEN:
 * relative from a shell: ``+90s``, ``+15m``, ``+2h``, ``+1d``, ``+1w`` or a sum such as ``+1h30m``
   (an exact duration: ``+1d`` is 24 hours even across a DST change).
 
+The filters of ``notice list`` and ``notice history`` take an instant in the same forms, in the
+past too: ``-1d`` (a day ago), and a date alone (``2026-12-01``, its midnight in the zone).
+
 A time without an offset is wall-clock time in the configured zone. A wall-clock time that
 the zone skips (the DST gap) is refused; one it passes twice (the DST fold) means the earlier
 of the two instants. The result is always a whole second: Asterisk compares the call file's
@@ -26,31 +29,42 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import InvalidInput, shown
 
 KEYPAD = re.compile(r"([0-9]{4})\*([0-9]{1,2})\*([0-9]{1,2})\*\*([0-9]{1,2})\*\*\*([0-9]{1,2})")
-RELATIVE = re.compile(r"\+(?:[0-9]{1,9}[smhdw])+")
+RELATIVE = re.compile(r"[+-](?:[0-9]{1,9}[smhdw])+")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 RELATIVE_PART = re.compile(r"([0-9]+)([smhdw])")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
+LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z, the last instant datetime can show
 FORMS = "keypad YYYY*MM*DD**HH***MM, ISO 8601 like '2026-12-01 10:30', or relative like +15m"
 
 
 def parse_when(text: str, zone: tzinfo, now: float) -> int:
     """The instant (Unix seconds) WHEN names, refused unless it is a real, future time."""
+    due = parse_instant(text, zone, now)
+    if due > LAST_SECOND:
+        raise InvalidInput(f"time {shown(text)} is after the year 9999; give a time before then")
+    if due <= now:
+        raise InvalidInput(f"time {shown(text.strip())} is in the past ({format_due(due, zone)}); give a future time")
+    return due
+
+
+def parse_instant(text: str, zone: tzinfo, now: float, date_alone: bool = False) -> int:
+    """The instant (Unix seconds) TEXT names, past or future; with DATE_ALONE, a date without a
+    time of day (2026-12-01) means its midnight in ZONE, as a filter's bound does."""
     text = text.strip()
     if not text.isascii():
         raise InvalidInput(f"time {shown(text)} has characters other than ASCII; use {FORMS}")
     if KEYPAD.fullmatch(text):
-        due = _keypad(text, zone)
-    elif "*" in text:
+        return _keypad(text, zone)
+    if "*" in text:
         raise InvalidInput(f"time {shown(text)} is not in the keypad form YYYY*MM*DD**HH***MM, e.g. 2026*12*01**10***30")
-    elif RELATIVE.fullmatch(text):
-        due = _relative(text, now)
-    elif text[:1].isdigit():
-        due = _iso(text, zone)
-    else:
-        raise InvalidInput(f"time {shown(text)} is not understood; use {FORMS}")
-    if due <= now:
-        raise InvalidInput(f"time {shown(text)} is in the past ({format_due(due, zone)}); give a future time")
-    return due
+    if RELATIVE.fullmatch(text):
+        return _relative(text, now)
+    if date_alone and DATE.fullmatch(text):
+        return _iso(text + " 00:00", zone)
+    if text[:1].isdigit():
+        return _iso(text, zone)
+    raise InvalidInput(f"time {shown(text)} is not understood; use {FORMS}")
 
 
 def _keypad(text: str, zone: tzinfo) -> int:
@@ -67,9 +81,9 @@ def _keypad(text: str, zone: tzinfo) -> int:
 
 def _relative(text: str, now: float) -> int:
     seconds = sum(int(amount) * UNIT_SECONDS[unit] for amount, unit in RELATIVE_PART.findall(text))
-    if seconds == 0:
+    if seconds == 0 and text[0] == "+":
         raise InvalidInput(f"time {shown(text)} is now, not later; give a future time")
-    return math.ceil(now + seconds)
+    return math.ceil(now + seconds) if text[0] == "+" else math.floor(now - seconds)
 
 
 def _iso(text: str, zone: tzinfo) -> int:

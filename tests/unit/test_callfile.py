@@ -43,7 +43,8 @@ def test_notice_becomes_this_call_file():
     assert call == CallFile(
         channel="PJSIP/+79991234567@trunk", application="Playback", data="/srv/rec/hello",
         caller_id="Desk", max_retries=0, retry_time=20, wait_time=20, archive=True,
-        variables=(("NOTICE_ID", "20261128010203-0a1b2c3d"),),
+        variables=(("NOTICE_ID", "20261128010203-0a1b2c3d"), ("NOTICE_NUMBER", "+79991234567"),
+                   ("NOTICE_DUE", "1800000000")),
     )
 
 
@@ -113,3 +114,8 @@ def test_any_value_either_round_trips_or_is_refused(value):
         return
     assert parse(text).caller_id == (value or None)
     assert len(text.splitlines()) == len(list(EXAMPLE.fields())) + (1 if value else 0)
+
+
+def test_undecodable_bytes_are_refused():
+    with pytest.raises(InvalidInput, match="not valid UTF-8"):
+        check_value("caller ID", "Desk\udcff")

@@ -53,7 +53,8 @@ def test_schedules_and_prints_one_line(spool):
         assert call_file.read() == (
             "Channel: Local/79991234567@from-internal\nMaxRetries: 2\nRetryTime: 20\nWaitTime: 20\n"
             f"Application: Playback\nData: {RECORDINGS}/rec_1732790000.42\nArchive: yes\n"
-            f"Setvar: NOTICE_ID={notice_id}\n"
+            f"Setvar: NOTICE_ID={notice_id}\nSetvar: NOTICE_NUMBER=79991234567\n"
+            f"Setvar: NOTICE_DUE={FUTURE_EPOCH}\n"
         )
     assert result.stderr == ""
 

@@ -114,6 +114,8 @@ def test_schedules_a_notice_as_the_dialplan_does(place):
         f"Data: {place.recordings / RECORDING}\n"
         "Archive: yes\n"
         f"Setvar: NOTICE_ID={notice_id}\n"
+        "Setvar: NOTICE_NUMBER=79991234567\n"
+        f"Setvar: NOTICE_DUE={DUE}\n"
     )
     # tmp/ was created like outgoing/
     assert stat.S_IMODE(place.staging.stat().st_mode) == stat.S_IMODE(place.outgoing.stat().st_mode)

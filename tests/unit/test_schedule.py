@@ -42,6 +42,8 @@ def expected_call_file(notice_id, channel="Local/79991234567@from-internal", cal
         f"Data: {RECORDINGS}/{RECORDING}\n"
         "Archive: yes\n"
         f"Setvar: NOTICE_ID={notice_id}\n"
+        "Setvar: NOTICE_NUMBER=79991234567\n"
+        f"Setvar: NOTICE_DUE={DUE}\n"
     )
 
 

@@ -1,0 +1,225 @@
+"""What the spool holds: the pending notices (outgoing/), the finished ones (outgoing_done/),
+one notice in full; cancelling pending notices and pruning old finished ones.
+
+spool.py does the file-system work and record.py reads each call file; this module decides
+what to read, what to keep and what may be removed. A listing streams the folder and keeps
+only the notices its filter picks, never a file's text: its memory is the listing itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import namedtuple
+
+from .errors import InvalidInput, NotFound, shown
+from .notice import call_file_name, check_notice_id, notice_id_of
+from .record import SpooledNotice, read_notice
+from .settings import Settings
+from .spool import (ARCHIVE, OUTGOING, call_files, mtime_of, read_call_file, remove_call_file, same_folder,
+                    sync_folder)
+from .when import format_due
+
+# Asterisk starts a call within a second after its due second: a notice due this soon (or
+# overdue) may be opening right now, and removing it then would not stop the call.
+CALL_GUARD = 2
+
+
+class Picked(namedtuple("Picked", "numbers since until")):
+    """A filter: the clients' NUMBERS (a set; empty: all) and the time range [SINCE, UNTIL)
+    (Unix seconds; None: open) of the time a listing shows."""
+
+    __slots__ = ()
+
+    def covers(self, number: str | None, at: int | None) -> bool:
+        if self.numbers and number not in self.numbers:
+            return False
+        if self.since is not None and (at is None or at < self.since):
+            return False
+        return self.until is None or (at is not None and at < self.until)
+
+
+EVERYTHING = Picked(frozenset(), None, None)
+
+
+class Listed(namedtuple("Listed", "at notice")):
+    """A notice in a listing and the time it is listed at: for a pending one when Asterisk
+    calls it next, for a finished one when it was scheduled."""
+
+    __slots__ = ()
+
+
+class Found(namedtuple("Found", "folder path text mtime notice")):
+    """One notice in full: the folder it is in (outgoing/ or outgoing_done/), its call file's
+    path, text and mtime, and what record.py reads from it."""
+
+    __slots__ = ()
+
+    @property
+    def pending(self) -> bool:
+        return os.path.basename(self.folder) == OUTGOING
+
+
+def outgoing(settings: Settings) -> str:
+    return os.path.join(settings.spool_dir, OUTGOING)
+
+
+def archive(settings: Settings) -> str:
+    return os.path.join(settings.spool_dir, ARCHIVE)
+
+
+def pending(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
+    """The pending notices PICKED picks, by the time Asterisk calls them next."""
+    folder = outgoing(settings)
+    numbers, timed = picked.numbers, picked.since is not None or picked.until is not None
+    listed = []
+    for name, text in call_files(folder):
+        notice = read_notice(name, text, settings.channel)
+        if notice is None or (numbers and notice.number not in numbers):
+            continue
+        at = notice.next_call(mtime_of(folder, name) if notice.needs_mtime else None)
+        if not timed or picked.covers(notice.number, at):
+            listed.append(Listed(at, notice))
+    return _by_time(listed)
+
+
+def finished(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
+    """The finished notices (Asterisk's archive) PICKED picks, by the time they were scheduled."""
+    listed = []
+    for name, text in call_files(archive(settings), missing_ok=True):
+        notice = read_notice(name, text, settings.channel)
+        if notice is not None and picked.covers(notice.number, notice.due):
+            listed.append(Listed(notice.due, notice))
+    return _by_time(listed)
+
+
+def _by_time(listed: list[Listed]) -> list[Listed]:
+    """By time, then id (a Listed compares as (at, notice), a notice by its id first); the
+    notices of unknown time last. Tuples compare without a key function: fast at 100,000."""
+    known = [entry for entry in listed if entry.at is not None]
+    if len(known) == len(listed):
+        listed.sort()
+        return listed
+    known.sort()
+    return known + sorted((entry for entry in listed if entry.at is None), key=lambda entry: entry.notice.id)
+
+
+def find(settings: Settings, notice_id: str) -> Found:
+    """The notice NOTICE_ID, pending or finished; NotFound if neither."""
+    name = call_file_name(check_notice_id(notice_id))
+    for folder in (outgoing(settings), archive(settings)):
+        text = read_call_file(folder, name)
+        notice = text and read_notice(name, text, settings.channel)
+        if notice:
+            return Found(folder, os.path.join(folder, name), text, mtime_of(folder, name), notice)
+    raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
+                   f"{archive(settings)}")
+
+
+# --- cancelling ----------------------------------------------------------------------------
+
+def cancel_targets(settings: Settings, named: list[str],
+                   numbers: frozenset[str]) -> tuple[list[SpooledNotice], list[str]]:
+    """The pending notices to cancel: those NAMED (ids or their call files' paths) and all of
+    the clients NUMBERS; and the names that are not pending notices."""
+    folder = outgoing(settings)
+    targets, missing, seen = [], [], set()
+    for given in named:
+        name = _call_file_in(given, folder)
+        text = read_call_file(folder, name)
+        notice = text and read_notice(name, text, settings.channel)
+        if not notice:
+            missing.append(given)
+        elif notice.id not in seen:
+            seen.add(notice.id)
+            targets.append(notice)
+    if numbers:
+        for listed in pending(settings, Picked(numbers, None, None)):
+            if listed.notice.id not in seen:
+                seen.add(listed.notice.id)
+                targets.append(listed.notice)
+    return targets, missing
+
+
+def _call_file_in(given: str, folder: str) -> str:
+    """The name in FOLDER of the notice GIVEN by its id or by its call file's path; anything
+    outside FOLDER is refused, so cancel can never remove another file."""
+    if "/" not in given and not given.endswith(".call"):
+        return call_file_name(check_notice_id(given))
+    parent, name = os.path.split(given)
+    if parent and not same_folder(parent, folder):
+        raise InvalidInput(f"{shown(given)} is not in {folder}; cancel removes only pending notices there")
+    if notice_id_of(name) is None:
+        raise InvalidInput(f"{shown(given)} is not a notice's call file (notice-<id>.call)")
+    return name
+
+
+def refusal(notice: SpooledNotice, mtime: float, now: float) -> str | None:
+    """Why the pending NOTICE (its call file's MTIME: when Asterisk calls) must not be removed
+    NOW, or None. Removing a file while Asterisk calls does not stop the call, and Asterisk
+    then writes the file anew to record the attempt."""
+    if notice.calling:
+        return f"Asterisk is calling {notice.number} now (attempt {notice.attempts})"
+    if mtime < now + CALL_GUARD:
+        return "it is due this moment and Asterisk may be starting the call"
+    return None
+
+
+def cancel(settings: Settings, targets: list[SpooledNotice], now: float,
+           force: bool = False) -> tuple[list[SpooledNotice], list[tuple[str, str]]]:
+    """Remove the TARGETS' call files, each checked again as it is right now (not as listed a
+    prompt ago); FORCE skips refusal(). Returns the cancelled notices and (id, why) of the
+    others. The folder is fsynced, so a cancelled notice stays cancelled after a crash."""
+    folder = outgoing(settings)
+    cancelled, refused = [], []
+    for target in targets:
+        name = call_file_name(target.id)
+        current = []
+
+        def check(text: str, mtime: float) -> str | None:
+            notice = read_notice(name, text, settings.channel)
+            if notice is None:
+                return "it is no longer a notice of ours"
+            current.append(notice)
+            return None if force else refusal(notice, mtime, now)
+
+        reason = remove_call_file(folder, name, check)
+        if reason:
+            refused.append((target.id, reason))
+        else:
+            cancelled.append(current[0])
+    if cancelled:
+        sync_folder(folder)
+    return cancelled, refused
+
+
+# --- pruning the archive -------------------------------------------------------------------
+
+def prunable(settings: Settings, before: int) -> list[str]:
+    """The names of notice-cli's files in the archive that Asterisk archived before BEFORE
+    (the file's mtime: its Status line's time)."""
+    folder = archive(settings)
+    names = []
+    for name, text in call_files(folder, missing_ok=True):
+        mtime = mtime_of(folder, name) if read_notice(name, text, settings.channel) else None
+        if mtime is not None and mtime < before:
+            names.append(name)
+    return names
+
+
+def prune(settings: Settings, names: list[str], before: int) -> int:
+    """Remove the archived call files NAMES (from prunable()) still archived before BEFORE;
+    returns how many were removed."""
+    folder = archive(settings)
+    removed = 0
+    for name in names:
+        if remove_call_file(folder, name, lambda text, mtime: None if mtime < before else "archived since") is None:
+            removed += 1
+    if removed:
+        sync_folder(folder)
+    return removed
+
+
+def describe(notice: SpooledNotice, at: int | None, zone) -> str:
+    """A notice in one line of a command's report: its number and its time."""
+    when = format_due(at, zone) if at is not None else "an unknown time"
+    return f"{notice.id}: {notice.number or 'unknown number'} due {when}"

@@ -1,0 +1,211 @@
+"""A notice read back from its call file in the spool: what was scheduled, and what Asterisk
+has done with it so far. No I/O: the file's name and text come from spool.py.
+
+While pbx_spool works on a call file it appends lines to it and moves its mtime
+(pbx/pbx_spool.c: safe_append() and remove_from_queue()):
+
+    StartRetry: <pid> <attempt> (<time>)    an attempt begins; <time> is its start + RetryTime
+    EndRetry: <pid> <attempt> (<time>)      it failed (busy, no answer, no such number) and
+                                            another one follows; <time> is its end, and the
+                                            new mtime, <time> + RetryTime, the next attempt's
+    AbortRetry: <pid> <attempt> (<time>)    a restarted Asterisk found an attempt of its former
+                                            run unfinished and gave it up
+    DelayedRetry: <pid> <attempt> (<time>)  the file came due again while its call still ran
+    Status: Completed|Expired|Failed        the last line, written once the file is in outgoing_done/
+
+Each line but Status comes after an empty line. A call is running while the last StartRetry
+has no EndRetry or AbortRetry after it -- in outgoing/; in outgoing_done/ the Status line
+ended the last attempt. A line without its line feed is being appended right now: it is read
+on the next look, not half now.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+
+from .callfile import number_or, read_fields
+from .notice import DUE_VARIABLE, NOTICE_ID, NOTICE_ID_VARIABLE, NUMBER_VARIABLE, call_file_name, notice_id_of
+from .settings import NUMBER_PLACEHOLDER
+
+START, END, ABORT, DELAYED = "StartRetry", "EndRetry", "AbortRetry", "DelayedRetry"
+EVENTS = {name.lower(): name for name in (START, END, ABORT, DELAYED)}
+RETRY_LINE = re.compile(r"([0-9]+)[\x00-\x20]+([0-9]+)[\x00-\x20]+\(([0-9]+)\)")
+DEFAULT_RETRY_TIME = 300  # Asterisk's, for a file without a (valid) RetryTime
+
+
+class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_time max_retries "
+                                                "attempts last_attempt calling status")):
+    """A notice as its call file tells it. id, number: the notice's; recording: the Data line
+    (the recording's path); due: the scheduled time (Unix seconds; None in a file written
+    before notice-cli recorded it); retry_time, max_retries: the file's; attempts: how many
+    calls Asterisk began; last_attempt: when the last one began; calling: whether it is still
+    running (meaningful in outgoing/); status: Asterisk's Status line (outgoing_done/), or None."""
+
+    __slots__ = ()
+
+    @property
+    def state(self) -> str:
+        """Of a notice in outgoing/: pending (never tried), calling (now) or retrying (waiting)."""
+        if self.calling:
+            return "calling"
+        return "retrying" if self.attempts else "pending"
+
+    @property
+    def outcome(self) -> str:
+        """Of a notice in outgoing_done/: Completed, Expired or Failed; unknown for the moment
+        between Asterisk's move and its Status line."""
+        return self.status or "unknown"
+
+    @property
+    def needs_mtime(self) -> bool:
+        """Whether next_call() needs the file's mtime: Asterisk moved it to the next attempt,
+        or the file does not say when it was scheduled."""
+        return self.due is None if not self.attempts else not self.calling
+
+    def next_call(self, mtime: float | None) -> int | None:
+        """When Asterisk calls next: the scheduled time until the first attempt, the next
+        attempt's time (the mtime Asterisk set) while retrying, the running attempt's start
+        while calling."""
+        if self.calling:
+            return self.last_attempt
+        if self.attempts or self.due is None:
+            return None if mtime is None else int(mtime)
+        return self.due
+
+
+class Attempt(namedtuple("Attempt", "started ended end")):
+    """One call Asterisk began: when (Unix seconds, None if its line is unreadable), and when
+    and how it ended: END is EndRetry (failed, retried later) or AbortRetry (given up after a
+    restart), or None with ended None for the last one (running, or ended by Status)."""
+
+    __slots__ = ()
+
+
+def read_notice(file_name: str, text: str, channel_template: str | None = None) -> SpooledNotice | None:
+    """The notice in the call file FILE_NAME with TEXT, or None if it is not one of ours: its
+    name and its NOTICE_ID must agree. CHANNEL_TEMPLATE finds the number in the Channel line
+    of a file that does not carry NOTICE_NUMBER."""
+    complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+    written = AS_WRITTEN.fullmatch(complete)
+    if written:  # its id has the form of one: the name alone must agree
+        notice = _from_written(written)
+        return notice if file_name == call_file_name(notice.id) else None
+    notice_id = notice_id_of(file_name)
+    if notice_id is None:
+        return None
+    notice = _from_fields(read_fields(complete), channel_template)
+    return notice if notice.id == notice_id else None
+
+
+def _from_written(found: re.Match) -> SpooledNotice:
+    """The file exactly as notice-cli and Asterisk write it: the lexer would see each line as
+    it stands, so the regular expression's groups are what it reads (no loop over lines)."""
+    (_, _, max_retries, retry_time, data, notice_id, number, due, tail, status) = found.groups()
+    retry_time = _retry_time(retry_time)
+    events = [(kind, int(at)) for kind, at in _TAIL_EVENT.findall(tail)] if tail else ()
+    attempts, last_attempt, calling = _summary(events, retry_time)
+    return SpooledNotice(notice_id, number, data, int(due), retry_time, int(max_retries),
+                         attempts, last_attempt, calling, status)
+
+
+def _from_fields(pairs, channel_template: str | None) -> SpooledNotice:
+    """Any other file, through the lexer's view of it (callfile.read_fields)."""
+    variables, single, events = {}, {}, []
+    for key, value in pairs:
+        key = key.lower()
+        if key in ("setvar", "set"):
+            name, equals, variable = value.partition("=")
+            if equals:  # Asterisk skips a Setvar without '='
+                variables[name] = variable
+        elif key in EVENTS:
+            events.append((EVENTS[key], _event_time(value)))
+        else:
+            single[key] = value
+    retry_time = _retry_time(single.get("retrytime"))
+    attempts, last_attempt, calling = _summary(events, retry_time)
+    return SpooledNotice(
+        id=variables.get(NOTICE_ID_VARIABLE),
+        number=variables.get(NUMBER_VARIABLE) or number_in_channel(single.get("channel", ""), channel_template),
+        recording=single.get("data"),
+        due=_due(variables.get(DUE_VARIABLE, "")),
+        retry_time=retry_time,
+        max_retries=number_or(single.get("maxretries"), 0),
+        attempts=attempts, last_attempt=last_attempt, calling=calling,
+        status=single.get("status"),
+    )
+
+
+def _retry_time(value: str | None) -> int:
+    """RetryTime as Asterisk takes it: its default when missing, not a number or below 1."""
+    seconds = number_or(value, DEFAULT_RETRY_TIME)
+    return seconds if seconds >= 1 else DEFAULT_RETRY_TIME
+
+
+def _due(value: str) -> int | None:
+    return int(value) if _DUE.fullmatch(value) else None
+
+
+def _event_time(value: str) -> int | None:
+    found = RETRY_LINE.match(value)
+    return int(found.group(3)) if found else None
+
+
+def _summary(events, retry_time: int) -> tuple[int, int | None, bool]:
+    """(attempts, start of the last one, whether it still runs) from (kind, time) events."""
+    attempts, last_attempt, calling = 0, None, False
+    for kind, at in events:
+        if kind == START:
+            attempts += 1
+            last_attempt = None if at is None else at - retry_time
+            calling = True
+        elif kind in (END, ABORT):
+            calling = False
+    return attempts, last_attempt, calling
+
+
+def attempt_log(text: str, retry_time: int) -> list[Attempt]:
+    """Every attempt in the call file TEXT, in order, for `notice show`."""
+    attempts = []
+    for key, value in read_fields(text if text.endswith("\n") else text[: text.rfind("\n") + 1]):
+        kind = EVENTS.get(key.lower())
+        at = _event_time(value)
+        if kind == START:
+            attempts.append(Attempt(None if at is None else at - retry_time, None, None))
+        elif kind in (END, ABORT) and attempts and attempts[-1].end is None:
+            attempts[-1] = attempts[-1]._replace(ended=at, end=kind)
+    return attempts
+
+
+def number_in_channel(channel: str, template: str | None) -> str | None:
+    """The number in CHANNEL if it has the shape of TEMPLATE (e.g. Local/{number}@from-internal)."""
+    if not template or NUMBER_PLACEHOLDER not in template:
+        return None
+    before, _, after = template.partition(NUMBER_PLACEHOLDER)
+    if len(channel) > len(before) + len(after) and channel.startswith(before) and channel.endswith(after):
+        return channel[len(before): len(channel) - len(after)]
+    return None
+
+
+# The call file as call_file_for() and render() write it, then what Asterisk appends. A value
+# here has no blank at either end and no '#' or ';', so the lexer reads every line exactly as
+# it stands; a file of any other shape (edited, older) goes through read_fields instead.
+_VALUE = r"[^\x00-\x20#;](?:[^\n#;]*[^\x00-\x20#;])?"
+_TAIL_LINE = rf"\n?(?:{START}|{END}|{ABORT}|{DELAYED}): [0-9]+ [0-9]+ \([0-9]+\)\n"
+_DUE = re.compile(r"[0-9]{1,12}")
+_TAIL_EVENT = re.compile(rf"({START}|{END}|{ABORT}|{DELAYED}): [0-9]+ [0-9]+ \(([0-9]+)\)")
+AS_WRITTEN = re.compile(
+    rf"Channel: ({_VALUE})\n"
+    rf"(?:CallerID: ({_VALUE})\n)?"
+    r"MaxRetries: ([0-9]{1,9})\n"
+    r"RetryTime: ([0-9]{1,9})\n"
+    r"WaitTime: [0-9]{1,9}\n"
+    rf"Application: {_VALUE}\n"
+    rf"Data: ({_VALUE})\n"
+    r"Archive: (?:yes|no)\n"
+    rf"Setvar: {NOTICE_ID_VARIABLE}=({NOTICE_ID.pattern})\n"
+    rf"Setvar: {NUMBER_VARIABLE}=({_VALUE})\n"
+    rf"Setvar: {DUE_VARIABLE}=({_DUE.pattern})\n"
+    rf"((?:{_TAIL_LINE})*)"
+    rf"(?:Status: ({_VALUE})\n)?"
+)
