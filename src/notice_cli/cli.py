@@ -331,6 +331,7 @@ def import_command(ctx, file, skip_invalid, config, **options):
         from .bulk import import_notices
 
         settings = load(options, config)
+        source = getattr(file, "name", None) or "<stdin>"
         bar = None
 
         def planned(plan):
@@ -341,12 +342,12 @@ def import_command(ctx, file, skip_invalid, config, **options):
                 bar = click.progressbar(length=len(plan.notices), label="spooling", file=sys.stderr)
 
         try:
-            imported = import_notices(file, file.name, settings, time.time(), skip_invalid,
+            imported = import_notices(file, source, settings, time.time(), skip_invalid,
                                       progress=lambda done: bar and bar.update(done), planned=planned)
         finally:
             if bar:
                 bar.render_finish()
-        print(imported.report(file.name))
+        print(imported.report(source))
         return EXIT_OK
 
     ctx.exit(guarded("notice import", run))

@@ -101,8 +101,9 @@ def _json_value(value) -> str:
 
 
 def write_csv(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
-    """CSV with a header row; an unknown value is an empty field."""
-    writer = csv.writer(out, lineterminator="\n")
+    """CSV as RFC 4180 has it (the csv module's default: CRLF line ends, so a field with a
+    carriage return is quoted too), with a header row; an unknown value is an empty field."""
+    writer = csv.writer(out)
     writer.writerow(columns)
     writer.writerows(rows)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 
 from .errors import InvalidInput, SpoolError, shown
@@ -228,13 +229,16 @@ def names_in(folder: str, missing_ok: bool = False) -> list[str]:
 
 
 def read_call_file(folder: str, name: str) -> str | None:
-    """The text of FOLDER/NAME if it is a regular file there now, else None."""
+    """The text of FOLDER/NAME if it is a regular file there now (not a link), else None."""
+    path = os.path.join(folder, name)
     try:
-        return _read(os.path.join(folder, name))
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        return _read(path)
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as problem:
-        if problem.errno == errno.ELOOP:  # a symlink: not a call file of ours
+        if problem.errno == errno.ELOOP:  # replaced by a link since the lstat
             return None
         raise SpoolError(explain(problem, folder, "read")) from None
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from notice_cli.errors import InvalidInput
-from notice_cli.when import format_due, parse_when, system_zone, zone_named
+from notice_cli.when import format_due, parse_instant, parse_when, system_zone, zone_named
 
 UTC = timezone.utc
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -223,3 +223,26 @@ def test_iso_with_offset_is_that_instant(offset_minutes, wall):
     offset = timezone(timedelta(minutes=offset_minutes))
     text = wall.replace(tzinfo=offset).isoformat()
     assert parse_when(text, NEW_YORK, NOW) == int(wall.replace(tzinfo=offset).timestamp())
+
+
+# --- instants for filters: past or future, a date alone ----------------------------------------
+
+@pytest.mark.parametrize("text, zone, expected", [
+    ("2026-12-01", MOSCOW, epoch(2026, 11, 30, 21, 0)),  # midnight in the zone
+    ("2026-12-01 10:30", UTC, epoch(2026, 12, 1, 10, 30)),
+    ("2020*01*01**00***00", UTC, epoch(2020, 1, 1)),  # the past is fine here
+    ("-1d", UTC, NOW - 86400),
+    ("-90s", UTC, NOW - 90),
+    ("+1h", UTC, NOW + 3600),
+    ("-0m", UTC, NOW),
+])
+def test_parse_instant_takes_past_times_and_dates(text, zone, expected):
+    assert parse_instant(text, zone, NOW, date_alone=True) == expected
+
+
+def test_past_relative_time_is_rounded_down_and_a_date_alone_needs_date_alone():
+    assert parse_instant("-1s", UTC, NOW + 0.75) == NOW - 1  # NOW - 0.25, down to a whole second
+    with pytest.raises(InvalidInput, match="no time of day"):
+        parse_instant("2026-12-01", UTC, NOW)
+    with pytest.raises(InvalidInput, match="does not exist in time zone America/New_York"):
+        parse_instant("2027-03-14 02:30", NEW_YORK, NOW, date_alone=True)

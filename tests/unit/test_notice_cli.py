@@ -1,0 +1,621 @@
+"""The notice group through CliRunner on a fake spool: list, show, cancel, history, import and
+spool, with every filter, format and error, over call files in every state Asterisk leaves
+them in. Outputs are compared whole."""
+
+import json
+import os
+import re
+from datetime import datetime, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from notice_cli import cli
+from notice_cli.callfile import render
+from notice_cli.notice import Notice, call_file_for
+from notice_cli.settings import SETTINGS, Settings
+
+SPOOL = "/var/spool/asterisk"
+OUTGOING = SPOOL + "/outgoing"
+ARCHIVE = SPOOL + "/outgoing_done"
+STAGING = SPOOL + "/tmp"
+RECORDINGS = "/var/spool/asterisk/notice"
+CLIENT, OTHER = "79991234567", "79990000001"
+
+
+def at(*args) -> int:
+    return int(datetime(*args, tzinfo=timezone.utc).timestamp())
+
+
+DUE_A, DUE_B, DUE_C = at(2099, 12, 1, 10, 30), at(2099, 12, 1, 9, 0), at(2099, 12, 2, 8, 0)
+
+
+@pytest.fixture
+def spool(fs, monkeypatch):
+    """An Asterisk spool and recordings; a clean environment in UTC with no config file."""
+    fs.add_real_directory("/usr/share/zoneinfo")
+    fs.create_dir(OUTGOING)
+    fs.create_file(RECORDINGS + "/rec_1732790000.42.wav", contents=b"RIFF")
+    fs.create_file(RECORDINGS + "/prepared/3.wav", contents=b"RIFF")
+    for setting in SETTINGS:
+        monkeypatch.delenv(setting.env, raising=False)
+    monkeypatch.setenv("NOTICE_CONFIG", "/etc/notice-test.conf")
+    fs.create_file("/etc/notice-test.conf", contents="[notice]\nsyslog_facility = none\n")
+    monkeypatch.setenv("TZ", "UTC")
+    return fs
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli.notice, list(args), input=input, prog_name="notice")
+
+
+def call_file(notice_id, number=CLIENT, due=DUE_A, tail="", folder=OUTGOING, mtime=None,
+              recording=RECORDINGS + "/rec_1732790000.42", retry_time=20):
+    """A call file as notice-spool writes it, with TAIL appended as Asterisk appends it."""
+    path = f"{folder}/notice-{notice_id}.call"
+    text = render(call_file_for(Notice(notice_id, number, recording, due), Settings(retry_time=retry_time)))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w") as stream:
+        stream.write(text + tail)
+    os.utime(path, (mtime or due, mtime or due))
+    return path
+
+
+def started(attempt, when, retry_time=20):
+    return f"\nStartRetry: 4242 {attempt} ({when + retry_time})\n"
+
+
+def ended(attempt, when):
+    return f"\nEndRetry: 4242 {attempt} ({when})\n"
+
+
+@pytest.fixture
+def pending(spool):
+    """Three pending notices in three states, and files that are not ours."""
+    call_file("a-pending", due=DUE_A)
+    # retrying: the first attempt failed at DUE_B; Asterisk set the mtime to the next attempt
+    call_file("b-retrying", due=DUE_B, tail=started(1, DUE_B) + ended(1, DUE_B + 25), mtime=DUE_B + 45)
+    # calling: the attempt began at DUE_C - 60 (a prepared recording, another client)
+    call_file("c-calling", number=OTHER, due=DUE_C - 60, tail=started(1, DUE_C - 60), mtime=DUE_C + 40,
+              recording=RECORDINGS + "/prepared/3")
+    spool.create_file(f"{OUTGOING}/article.call", contents="Channel: Local/1@x\nApplication: Playback\nData: x\n")
+    spool.create_file(f"{OUTGOING}/notice-foreign.call", contents="Channel: Local/1@x\nSetvar: NOTICE_ID=other\n")
+    spool.create_file(f"{STAGING}/notice-staged.call", contents="half-way: staged, not yet renamed")
+    return spool
+
+
+TABLE = """\
+ID          DUE                        NUMBER       RECORDING          ATTEMPTS  STATE
+b-retrying  2099-12-01T09:00:45+00:00  79991234567  rec_1732790000.42  1         retrying
+a-pending   2099-12-01T10:30:00+00:00  79991234567  rec_1732790000.42  0         pending
+c-calling   2099-12-02T07:59:00+00:00  79990000001  prepared/3         1         calling
+"""
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+def test_list_shows_our_pending_notices_by_next_call(pending):
+    result = run("list")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == TABLE
+    assert result.stderr == ""
+
+
+def test_list_json_and_csv_carry_the_same_rows(pending):
+    rows = json.loads(run("list", "--json").stdout)
+    assert rows == [
+        {"id": "b-retrying", "due": "2099-12-01T09:00:45+00:00", "number": CLIENT,
+         "recording": "rec_1732790000.42", "attempts": 1, "state": "retrying"},
+        {"id": "a-pending", "due": "2099-12-01T10:30:00+00:00", "number": CLIENT,
+         "recording": "rec_1732790000.42", "attempts": 0, "state": "pending"},
+        {"id": "c-calling", "due": "2099-12-02T07:59:00+00:00", "number": OTHER,
+         "recording": "prepared/3", "attempts": 1, "state": "calling"},
+    ]
+    assert run("list", "--csv").stdout_bytes.decode() == (  # RFC 4180 line ends, CRLF
+        "id,due,number,recording,attempts,state\r\n"
+        "b-retrying,2099-12-01T09:00:45+00:00,79991234567,rec_1732790000.42,1,retrying\r\n"
+        "a-pending,2099-12-01T10:30:00+00:00,79991234567,rec_1732790000.42,0,pending\r\n"
+        "c-calling,2099-12-02T07:59:00+00:00,79990000001,prepared/3,1,calling\r\n"
+    )
+
+
+def test_list_in_the_configured_zone(pending):
+    result = run("list", "--tz", "Europe/Moscow", "--csv")
+    assert result.stdout.splitlines()[2] == "a-pending,2099-12-01T13:30:00+03:00,79991234567,rec_1732790000.42,0,pending"
+
+
+@pytest.mark.parametrize("args, ids", [
+    (["--number", CLIENT], ["b-retrying", "a-pending"]),
+    (["--number", OTHER, "--number", CLIENT], ["b-retrying", "a-pending", "c-calling"]),
+    (["--number", "70000000000"], []),
+    (["--since", "2099-12-01 10:00"], ["a-pending", "c-calling"]),
+    (["--until", "2099-12-01T10:30:00Z"], ["b-retrying"]),
+    (["--since", "2099-12-01", "--until", "2099-12-02"], ["b-retrying", "a-pending"]),
+    (["--since", "2099*12*02**07***59"], ["c-calling"]),
+    (["--since", "-1d", "--until", "+1d"], []),
+    (["--number", CLIENT, "--since", "2099-12-01 09:30"], ["a-pending"]),
+])
+def test_list_filters(pending, args, ids):
+    result = run("list", "--json", *args)
+    assert result.exit_code == 0, result.output
+    assert [row["id"] for row in json.loads(result.stdout)] == ids
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--number", "79-99"], "number '79-99' is not a phone number"),
+    (["--since", "yesterday"], "time 'yesterday' is not understood"),
+    (["--until", "2099-02-30"], "is not a valid ISO 8601"),
+    (["--tz", "Moon/Base"], "tz 'Moon/Base' from option --tz"),
+])
+def test_list_refuses_a_bad_filter_with_exit_3(pending, args, message):
+    result = run("list", *args)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert result.stderr.startswith("notice list: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_empty_spool_lists_a_header_an_empty_array_or_a_csv_header(spool):
+    assert run("list").stdout == "ID  DUE  NUMBER  RECORDING  ATTEMPTS  STATE\n"
+    assert run("list", "--json").stdout == "[]\n"
+    assert run("list", "--csv").stdout_bytes == b"id,due,number,recording,attempts,state\r\n"
+
+
+def test_missing_spool_exits_4(spool):
+    result = run("list", "--spool-dir", "/srv/nowhere")
+    assert result.exit_code == 4
+    assert result.stderr == ("notice list: error: spool folder /srv/nowhere/outgoing does not exist; "
+                             "is Asterisk installed, and is spool_dir right?\n")
+
+
+def test_list_of_a_file_being_appended_and_of_an_older_file(spool):
+    call_file("appending", tail=started(1, DUE_A) + "\nEndRe")
+    spool.create_file(f"{OUTGOING}/notice-old.call", contents=(
+        "Channel: PJSIP/74950000000@trunk\nApplication: Playback\nData: /srv/hello\nSetvar: NOTICE_ID=old\n"))
+    os.utime(f"{OUTGOING}/notice-old.call", (DUE_C, DUE_C))
+    result = run("list", "--csv", "--channel", "PJSIP/{number}@trunk")
+    assert result.stdout_bytes.decode() == (
+        "id,due,number,recording,attempts,state\r\n"
+        "appending,2099-12-01T10:30:00+00:00,79991234567,rec_1732790000.42,1,calling\r\n"
+        "old,2099-12-02T08:00:00+00:00,74950000000,/srv/hello,0,pending\r\n"
+    )
+
+
+def test_list_through_a_pipe_that_closes_early_is_quiet(pending, monkeypatch):
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("notice_cli.output.write_table", closed)
+    result = run("list")
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
+# --- show ----------------------------------------------------------------------------------------
+
+def test_show_a_retrying_notice_in_full(pending):
+    result = run("show", "b-retrying")
+    assert result.exit_code == 0
+    assert result.stdout == f"""\
+id         b-retrying
+state      retrying
+number     79991234567
+recording  rec_1732790000.42
+due        2099-12-01T09:00:00+00:00
+next call  2099-12-01T09:00:45+00:00
+attempts   1 of 3
+file       {OUTGOING}/notice-b-retrying.call
+  attempt 1: 2099-12-01T09:00:00+00:00, ended 2099-12-01T09:00:25+00:00: failed (busy, no answer or unreachable); tried again
+call file:
+  Channel: Local/79991234567@from-internal
+  MaxRetries: 2
+  RetryTime: 20
+  WaitTime: 20
+  Application: Playback
+  Data: {RECORDINGS}/rec_1732790000.42
+  Archive: yes
+  Setvar: NOTICE_ID=b-retrying
+  Setvar: NOTICE_NUMBER=79991234567
+  Setvar: NOTICE_DUE={DUE_B}
+  StartRetry: 4242 1 ({DUE_B + 20})
+  EndRetry: 4242 1 ({DUE_B + 25})
+"""
+
+
+def test_show_json_of_a_calling_notice(pending):
+    shown = json.loads(run("show", "--json", "c-calling").stdout)
+    assert {key: shown[key] for key in shown if key != "fields"} == {
+        "id": "c-calling", "state": "calling", "outcome": None, "number": OTHER, "recording": "prepared/3",
+        "due": "2099-12-02T07:59:00+00:00", "next_call": "2099-12-02T07:59:00+00:00", "attempts": 1,
+        "max_attempts": 3, "file": f"{OUTGOING}/notice-c-calling.call",
+        "attempt_log": [{"attempt": 1, "started": "2099-12-02T07:59:00+00:00", "ended": None,
+                         "result": "calling now"}],
+    }
+    assert shown["fields"][-1] == ["StartRetry", f"4242 1 ({DUE_C - 60 + 20})"]
+
+
+def test_show_a_finished_notice(spool):
+    call_file("done", due=DUE_A, folder=ARCHIVE,
+              tail=started(1, DUE_A) + ended(1, DUE_A + 20) + started(2, DUE_A + 40) + "Status: Completed\n")
+    lines = run("show", "done").stdout.splitlines()
+    assert lines[:7] == ["id         done", "state      finished: Completed", f"number     {CLIENT}",
+                         "recording  rec_1732790000.42", "due        2099-12-01T10:30:00+00:00",
+                         "attempts   2 of 3", f"file       {ARCHIVE}/notice-done.call"]
+    assert lines[8] == "  attempt 2: 2099-12-01T10:30:40+00:00: answered; the recording was played"
+
+
+@pytest.mark.parametrize("notice_id, code, message", [
+    ("nope", 5, f"notice nope is neither pending in {OUTGOING} nor finished in {ARCHIVE}"),
+    ("foreign", 5, "is neither pending"),
+    ("../outgoing/x", 3, "is not a notice id"),
+])
+def test_show_what_is_not_there(pending, notice_id, code, message):
+    result = run("show", notice_id)
+    assert result.exit_code == code
+    assert result.stderr.startswith("notice show: error: ") and message in result.stderr
+
+
+# --- cancel --------------------------------------------------------------------------------------
+
+def test_cancel_removes_the_pending_notice(pending):
+    result = run("cancel", "a-pending")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert not os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+    assert [row["id"] for row in json.loads(run("list", "--json").stdout)] == ["b-retrying", "c-calling"]
+
+
+def test_cancel_by_call_file_path_and_a_retrying_notice_between_attempts(pending):
+    result = run("cancel", f"{OUTGOING}/notice-a-pending.call", "b-retrying")
+    assert result.exit_code == 0
+    assert sorted(os.listdir(OUTGOING)) == ["article.call", "notice-c-calling.call", "notice-foreign.call"]
+
+
+def test_cancel_tells_which_ids_were_not_found_and_cancels_the_others(pending):
+    result = run("cancel", "nope", "a-pending", "foreign")
+    assert result.exit_code == 5
+    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stderr == f"notice cancel: error: not pending in {SPOOL}/outgoing: nope, foreign\n"
+    assert os.path.exists(f"{OUTGOING}/notice-foreign.call")
+
+
+@pytest.mark.parametrize("target", [
+    f"{ARCHIVE}/notice-a-pending.call", f"{SPOOL}/tmp/notice-staged.call", "/etc/passwd",
+    f"{OUTGOING}/../tmp/notice-staged.call", f"{OUTGOING}/article.call", "../a-pending",
+])
+def test_cancel_refuses_anything_outside_outgoing_and_removes_nothing(pending, target):
+    before = sorted(os.listdir(OUTGOING)), sorted(os.listdir(STAGING))
+    result = run("cancel", "--yes", "a-pending", target)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert (sorted(os.listdir(OUTGOING)), sorted(os.listdir(STAGING))) == before
+
+
+def test_cancel_all_for_a_client(pending):
+    call_file("d-later", due=DUE_C + 600)
+    result = run("cancel", "--number", CLIENT)
+    assert result.exit_code == 0
+    assert sorted(result.stdout.splitlines()) == [
+        "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00",
+        "cancelled b-retrying: 79991234567 due 2099-12-01T09:00:00+00:00",
+        "cancelled d-later: 79991234567 due 2099-12-02T08:10:00+00:00",
+    ]
+    assert [row["number"] for row in json.loads(run("list", "--json").stdout)] == [OTHER]
+
+
+def test_cancel_for_a_client_without_notices_exits_5(pending):
+    result = run("cancel", "--number", "70000000000")
+    assert (result.exit_code, result.stderr) == (5, "notice cancel: error: no pending notice to 70000000000\n")
+
+
+def test_notice_being_called_is_reported_and_left(pending):
+    result = run("cancel", "c-calling", "a-pending")
+    assert result.exit_code == 6
+    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stderr == (
+        "notice cancel: c-calling not cancelled: Asterisk is calling 79990000001 now (attempt 1)\n"
+        "notice cancel: error: 1 of 2 notices left in the spool; cancel them once their call is over "
+        "(or --force if Asterisk is not running)\n")
+    assert os.path.exists(f"{OUTGOING}/notice-c-calling.call")
+
+
+def test_notice_due_this_moment_is_left_unless_forced(spool):
+    import time
+
+    call_file("now", due=int(time.time()) + 1)
+    result = run("cancel", "now")
+    assert result.exit_code == 6
+    assert "now not cancelled: it is due this moment and Asterisk may be starting the call" in result.stderr
+    assert os.path.exists(f"{OUTGOING}/notice-now.call")
+    forced = run("cancel", "--force", "now")
+    assert forced.exit_code == 0 and not os.path.exists(f"{OUTGOING}/notice-now.call")
+
+
+def test_cancel_asks_on_a_terminal(pending, monkeypatch):
+    monkeypatch.setattr(cli, "on_terminal", lambda stream: True)
+    declined = run("cancel", "a-pending", "b-retrying", input="n\n")
+    assert declined.exit_code == 0
+    assert declined.stderr == (
+        "Cancel 2 notices:\n"
+        "  a-pending: 79991234567 due 2099-12-01T10:30:00+00:00 (pending)\n"
+        "  b-retrying: 79991234567 due 2099-12-01T09:00:00+00:00 (retrying)\n"
+        "Cancel them? [y/N]: n\n"
+        "notice cancel: nothing cancelled\n")
+    assert os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+    accepted = run("cancel", "a-pending", input="y\n")
+    assert accepted.exit_code == 0 and not os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+    unasked = run("cancel", "--yes", "b-retrying")
+    assert "Cancel" not in unasked.stderr and not os.path.exists(f"{OUTGOING}/notice-b-retrying.call")
+
+
+def test_call_starting_while_the_question_is_asked_is_not_removed(pending, monkeypatch):
+    """Each file is checked again right before its removal, not as it was listed."""
+    monkeypatch.setattr(cli, "on_terminal", lambda stream: True)
+
+    def answer_while_asterisk_starts_the_call(question, **kwargs):
+        with open(f"{OUTGOING}/notice-a-pending.call", "a") as stream:
+            stream.write(started(1, DUE_A))
+        return True
+
+    monkeypatch.setattr(cli.click, "confirm", answer_while_asterisk_starts_the_call)
+    result = run("cancel", "a-pending")
+    assert result.exit_code == 6
+    assert "a-pending not cancelled: Asterisk is calling 79991234567 now (attempt 1)" in result.stderr
+    assert os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+
+
+def test_cancel_without_ids_or_number_is_a_usage_error(pending):
+    result = run("cancel")
+    assert result.exit_code == 2 and "give the ids of the notices to cancel, or --number" in result.stderr
+
+
+# --- history -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def archive(spool):
+    """Finished notices as Asterisk archives them, and one it has just moved (no Status yet)."""
+    call_file("h-completed", due=DUE_A, folder=ARCHIVE, tail=started(1, DUE_A) + "Status: Completed\n",
+              mtime=DUE_A + 30)
+    call_file("h-expired", number=OTHER, due=DUE_B, folder=ARCHIVE, mtime=DUE_B + 100,
+              tail=started(1, DUE_B) + ended(1, DUE_B + 20) + started(2, DUE_B + 40) + ended(2, DUE_B + 60)
+              + started(3, DUE_B + 80) + "Status: Expired\n")
+    call_file("h-failed", due=DUE_C, folder=ARCHIVE, tail="Status: Failed\n", mtime=DUE_C)
+    call_file("h-moving", due=DUE_C + 60, folder=ARCHIVE, tail=started(1, DUE_C + 60), mtime=DUE_C + 100)
+    spool.create_file(f"{ARCHIVE}/article.call", contents="Channel: Local/1@x\nStatus: Completed\n")
+    return spool
+
+
+def test_history_reports_what_asterisk_did(archive):
+    result = run("history")
+    assert result.exit_code == 0
+    assert result.stdout == """\
+ID           DUE                        NUMBER       OUTCOME    ATTEMPTS  LAST_ATTEMPT
+h-expired    2099-12-01T09:00:00+00:00  79990000001  Expired    3         2099-12-01T09:01:20+00:00
+h-completed  2099-12-01T10:30:00+00:00  79991234567  Completed  1         2099-12-01T10:30:00+00:00
+h-failed     2099-12-02T08:00:00+00:00  79991234567  Failed     0         -
+h-moving     2099-12-02T08:01:00+00:00  79991234567  unknown    1         2099-12-02T08:01:00+00:00
+"""
+    assert run("history", "--csv").stdout.splitlines()[3] == "h-failed,2099-12-02T08:00:00+00:00,79991234567,Failed,0,"
+    assert json.loads(run("history", "--json").stdout)[2] == {
+        "id": "h-failed", "due": "2099-12-02T08:00:00+00:00", "number": CLIENT, "outcome": "Failed",
+        "attempts": 0, "last_attempt": None}
+
+
+@pytest.mark.parametrize("args, ids", [
+    (["--number", OTHER], ["h-expired"]),
+    (["--since", "2099-12-02"], ["h-failed", "h-moving"]),
+    (["--until", "2099-12-01 10:30"], ["h-expired"]),
+])
+def test_history_filters(archive, args, ids):
+    assert [row["id"] for row in json.loads(run("history", "--json", *args).stdout)] == ids
+
+
+def test_history_without_an_archive_folder_is_empty(spool):
+    assert run("history", "--csv").stdout_bytes == b"id,due,number,outcome,attempts,last_attempt\r\n"
+
+
+def test_prune_deletes_our_files_archived_before_the_date(archive):
+    result = run("history", "--prune-before", "2099-12-02")
+    assert result.exit_code == 0
+    assert result.stdout == "deleted 2 finished notices archived before 2099-12-02T00:00:00+00:00\n"
+    assert sorted(os.listdir(ARCHIVE)) == ["article.call", "notice-h-failed.call", "notice-h-moving.call"]
+
+
+def test_prune_asks_on_a_terminal(archive, monkeypatch):
+    monkeypatch.setattr(cli, "on_terminal", lambda stream: True)
+    result = run("history", "--prune-before", "2100-01-01", input="n\n")
+    assert "Delete 4 finished notices archived before 2100-01-01T00:00:00+00:00? [y/N]" in result.stderr
+    assert len(os.listdir(ARCHIVE)) == 5
+    assert run("history", "--prune-before", "2100-01-01", "--yes").stdout.startswith("deleted 4 ")
+
+
+def test_prune_takes_no_filters(archive):
+    result = run("history", "--prune-before", "2099-12-02", "--number", CLIENT)
+    assert result.exit_code == 2 and "--prune-before deletes by archive time alone" in result.stderr
+
+
+# --- import --------------------------------------------------------------------------------------
+
+CSV = ("number,recording,when\n"
+       "79991234567,rec_1732790000.42,2099-12-01 10:30\n"
+       "+79990000001,3,2099*12*01**11***00\n"
+       "79990000002,rec_1732790000.42.wav,2099-12-01T12:00:00+03:00\n")
+
+
+def outgoing():
+    return sorted(name for name in os.listdir(OUTGOING))
+
+
+def test_import_spools_every_row_and_prints_a_summary(spool):
+    spool.create_file("/srv/notices.csv", contents=CSV)
+    result = run("import", "/srv/notices.csv")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "spooled 3 notices from /srv/notices.csv\n"
+    rows = json.loads(run("list", "--json").stdout)
+    assert [(row["due"], row["number"], row["recording"]) for row in rows] == [
+        ("2099-12-01T09:00:00+00:00", "79990000002", "rec_1732790000.42"),
+        ("2099-12-01T10:30:00+00:00", "79991234567", "rec_1732790000.42"),
+        ("2099-12-01T11:00:00+00:00", "+79990000001", "prepared/3"),
+    ]
+    due = at(2099, 12, 1, 10, 30)
+    name = f"notice-{[row['id'] for row in rows if row['number'] == CLIENT][0]}.call"
+    assert os.stat(f"{OUTGOING}/{name}").st_mtime == due
+    assert re.fullmatch(r"notice-20991201103000-[0-9a-f]{8}\.call", name)
+    assert os.listdir(STAGING) == []
+
+
+def test_importing_the_same_file_again_schedules_nothing_twice(spool):
+    spool.create_file("/srv/notices.csv", contents=CSV)
+    assert run("import", "/srv/notices.csv").exit_code == 0
+    first = outgoing()
+    again = run("import", "/srv/notices.csv")
+    assert again.exit_code == 0
+    assert again.stdout == "spooled 0 notices from /srv/notices.csv; 3 already scheduled (skipped)\n"
+    assert outgoing() == first
+    # one of them has fired and is archived; another row is added to the file
+    os.makedirs(ARCHIVE)
+    os.rename(f"{OUTGOING}/{first[0]}", f"{ARCHIVE}/{first[0]}")
+    with open("/srv/notices.csv", "a") as stream:
+        stream.write("79990000009,3,2099-12-03 10:00\n")
+    third = run("import", "/srv/notices.csv")
+    assert third.stdout == "spooled 1 notice from /srv/notices.csv; 3 already scheduled (skipped)\n"
+    assert len(outgoing()) == 3
+
+
+def test_import_reports_every_bad_row_and_spools_nothing(spool):
+    spool.create_file("/srv/bad.csv", contents=(
+        "Number , Recording,WHEN\n"
+        "79991234567,rec_1732790000.42,2099-12-01 10:30\n"
+        "\n"
+        "7999 123,rec_1732790000.42,2099-12-01 10:30\n"
+        "79991234567,missing,2099-12-01 10:30\n"
+        '79991234567,rec_1732790000.42,"2099-12-01\n10:30"\n'
+        "79991234567,rec_1732790000.42,2020-01-01 10:30\n"
+        "79991234567,rec_1732790000.42\n"
+        "79991234567,../etc/passwd,+1h\n"))
+    result = run("import", "/srv/bad.csv")
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert result.stderr == (
+        "notice import: line 4: number '7999 123' is not a phone number: use digits only, optionally one "
+        "leading '+', at most 32 characters\n"
+        f"notice import: line 5: recording 'missing' is not in {RECORDINGS}: no missing.wav (or .gsm, .ulaw, "
+        ".alaw, .sln, .g722, ...) there\n"
+        "notice import: line 6: time '2099-12-01\\n10:30' has no time of day; add it, e.g. '2026-12-01 10:30'\n"
+        "notice import: line 8: time '2020-01-01 10:30' is in the past (2020-01-01T10:30:00+00:00); give a future time\n"
+        "notice import: line 9: has 2 fields, the header 3\n"
+        "notice import: line 10: recording '../etc/passwd' is not a recording name: use letters, digits, '_', "
+        "'-' and '.', not starting with '.' or '-', no '/' (a name in the recordings folder, e.g. rec_1732790000.42)\n"
+        "notice import: error: 6 invalid rows in /srv/bad.csv; nothing was imported (correct them, or use "
+        "--skip-invalid to import the valid rows)\n")
+    assert outgoing() == []
+    assert not os.path.exists(STAGING) or os.listdir(STAGING) == []
+
+
+def test_import_skip_invalid_spools_the_valid_rows(spool):
+    spool.create_file("/srv/bad.csv", contents=CSV + "bad,rec_1732790000.42,2099-12-01 10:30\n")
+    result = run("import", "--skip-invalid", "/srv/bad.csv")
+    assert result.exit_code == 0
+    assert result.stdout == "spooled 3 notices from /srv/bad.csv; 1 invalid row skipped\n"
+    assert result.stderr.startswith("notice import: line 5: number 'bad' is not a phone number")
+    assert result.stderr.endswith(" (skipped)\n")
+    assert len(outgoing()) == 3
+
+
+def test_import_from_stdin_with_ids_and_a_byte_order_mark(spool):
+    text = "\ufeffid,number,recording,when\nclinic-1,79991234567,3,2099-12-01 10:30\nclinic-2,79991234567,3,+1d\n"
+    result = CliRunner().invoke(cli.notice, ["import", "-"], input=text.encode("utf-8"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "spooled 2 notices from <stdin>\n"
+    assert outgoing() == ["notice-clinic-1.call", "notice-clinic-2.call"]
+    with open(f"{OUTGOING}/notice-clinic-1.call") as stream:
+        assert "Setvar: NOTICE_ID=clinic-1\n" in stream.read()
+
+
+def test_repeated_rows_are_spooled_once_and_repeated_ids_are_invalid(spool):
+    row = "79991234567,3,2099-12-01 10:30\n"
+    spool.create_file("/srv/twice.csv", contents="number,recording,when\n" + row + row)
+    assert run("import", "/srv/twice.csv").stdout == "spooled 1 notice from /srv/twice.csv; 1 already scheduled (skipped)\n"
+    spool.create_file("/srv/ids.csv", contents="id,number,recording,when\nx,1,3,2099-12-01 10:30\nx,2,3,2099-12-01 10:30\n")
+    result = run("import", "/srv/ids.csv")
+    assert result.exit_code == 3 and "line 3: id x is also on line 2; ids must differ" in result.stderr
+
+
+@pytest.mark.parametrize("contents, message", [
+    ("", "/srv/x.csv is empty; it needs a header row: number,recording,when"),
+    ("number,recording,time\n", "/srv/x.csv has unknown column 'time' in its header"),
+    ("number,recording\n", "/srv/x.csv's header must name each of number, recording, when once"),
+    ("number,number,recording,when\n", "must name each of number, recording, when once"),
+    (b"number,recording,when\n\xff\xfe,3,+1h\n", "/srv/x.csv is not UTF-8 text"),
+])
+def test_import_refuses_a_file_it_cannot_read(spool, contents, message):
+    spool.create_file("/srv/x.csv", contents=contents)
+    result = run("import", "/srv/x.csv")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("notice import: error: ") and message in result.stderr
+
+
+def test_import_into_a_missing_spool_exits_4(spool):
+    spool.create_file("/srv/notices.csv", contents=CSV)
+    result = run("import", "--spool-dir", "/srv/nowhere", "/srv/notices.csv")
+    assert result.exit_code == 4 and "spool folder /srv/nowhere/outgoing does not exist" in result.stderr
+
+
+def test_import_of_a_missing_file_is_a_usage_error(spool):
+    result = run("import", "/srv/none.csv")
+    assert result.exit_code == 2 and "No such file or directory" in result.stderr
+
+
+def test_import_shows_progress_on_a_terminal(spool, monkeypatch):
+    import click._termui_impl
+
+    monkeypatch.setattr(cli, "on_terminal", lambda stream: True)
+    monkeypatch.setattr(click._termui_impl, "isatty", lambda stream: True)  # click's own check
+    spool.create_file("/srv/notices.csv", contents=CSV)
+    result = run("import", "/srv/notices.csv")
+    assert result.exit_code == 0
+    assert "spooling" in result.stderr and "100%" in result.stderr
+    assert result.stdout == "spooled 3 notices from /srv/notices.csv\n"
+
+
+# --- notice spool is notice-spool ------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["--dry-run", "79991234567", "rec_1732790000.42", "2099*12*01**10***30"],
+    ["7999 1234", "rec_1732790000.42", "2099*12*01**10***30"],
+    ["--spool-dir", "/srv/nowhere", "79991234567", "rec_1732790000.42", "2099*12*01**10***30"],
+    ["79991234567"],
+])
+def test_notice_spool_behaves_as_notice_spool(spool, args):
+    group = run("spool", *args)
+    alone = CliRunner().invoke(cli.notice_spool_command, args, prog_name="notice-spool")
+    assert group.exit_code == alone.exit_code
+    assert re.sub(r"\d{14}-[0-9a-f]{8}", "ID", group.stdout) == re.sub(r"\d{14}-[0-9a-f]{8}", "ID", alone.stdout)
+    assert group.stderr.replace("notice spool", "notice-spool") == alone.stderr
+
+
+def test_notice_spool_schedules(spool):
+    result = run("spool", "79991234567", "rec_1732790000.42", "2099*12*01**10***30")
+    assert result.exit_code == 0
+    assert re.fullmatch(r"notice \S+ scheduled for 2099-12-01T10:30:00\+00:00: \S+\n", result.stdout)
+    assert len(outgoing()) == 1
+
+
+# --- help ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["list", "show", "cancel", "history", "import", "spool"])
+def test_every_command_has_help_with_an_example(spool, command):
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert f"Usage: notice {command} [OPTIONS]" in text
+    example = "notice-spool 79991234567" if command == "spool" else f"  notice {command} "
+    assert example in text
+    assert "--spool-dir" in text and "--config" in text
+
+
+def test_group_help_lists_the_commands_and_exit_codes(spool):
+    text = " ".join(run("--help").stdout.split())
+    for command in ("cancel", "history", "import", "list", "show", "spool"):
+        assert f" {command} " in text
+    assert "5 a notice named is not there, 6 a notice is being called and was not cancelled" in text
+    assert re.fullmatch(r"notice, version \d+\.\d+\.\d+\n", run("--version").stdout)

@@ -1,0 +1,77 @@
+"""output.py: the three forms of a listing from one generator of rows, exactly; values that
+need escaping in JSON and CSV; unknown values in each form."""
+
+import csv
+import io
+import json
+from datetime import timezone
+
+import pytest
+from hypothesis import given, strategies as st
+
+from notice_cli.inventory import Listed
+from notice_cli.output import FINISHED_COLUMNS, PENDING_COLUMNS, finished_rows, pending_rows, write
+from notice_cli.record import SpooledNotice
+
+COLUMNS = ("id", "when", "count")
+ROWS = [("a", "2099-12-01T10:30:00+00:00", 0), ("bbbbbb", None, 12)]
+
+
+def printed(rows, form, columns=COLUMNS):
+    out = io.StringIO()
+    write(iter(rows), columns, form, out)
+    return out.getvalue()
+
+
+def test_table_aligns_columns_and_shows_unknown_values_as_a_dash():
+    assert printed(ROWS, "table") == (
+        "ID      WHEN                       COUNT\n"
+        "a       2099-12-01T10:30:00+00:00  0\n"
+        "bbbbbb  -                          12\n")
+
+
+def test_json_is_an_array_of_objects_one_per_line():
+    assert printed(ROWS, "json") == (
+        '[{"id": "a", "when": "2099-12-01T10:30:00+00:00", "count": 0},\n'
+        ' {"id": "bbbbbb", "when": null, "count": 12}]\n')
+
+
+def test_csv_has_a_header_and_empty_fields_for_unknown_values():
+    assert printed(ROWS, "csv") == "id,when,count\r\na,2099-12-01T10:30:00+00:00,0\r\nbbbbbb,,12\r\n"
+
+
+@pytest.mark.parametrize("form, text", [("table", "ID  WHEN  COUNT\n"), ("json", "[]\n"), ("csv", "id,when,count\r\n")])
+def test_no_rows(form, text):
+    assert printed([], form) == text
+
+
+@given(st.lists(st.tuples(st.text(), st.one_of(st.none(), st.text()), st.integers(0, 10**6)), max_size=5))
+def test_json_and_csv_give_back_any_values(rows):
+    assert json.loads(printed(rows, "json")) == [dict(zip(COLUMNS, row)) for row in rows]
+    back = list(csv.reader(io.StringIO(printed(rows, "csv"), newline="")))
+    assert back == [list(COLUMNS)] + [[a, b or "", str(c)] for a, b, c in rows]
+
+
+def notice(**fields):
+    base = dict(id="n1", number="79991234567", recording="/var/spool/asterisk/notice/prepared/3", due=4100000000,
+                retry_time=20, max_retries=2, attempts=0, last_attempt=None, calling=False, status=None)
+    return SpooledNotice(**{**base, **fields})
+
+
+def test_pending_rows_show_the_recording_as_named_and_the_state():
+    listed = [Listed(4100000000, notice()), Listed(None, notice(id="n2", recording="/srv/other", attempts=1))]
+    assert list(pending_rows(listed, timezone.utc, "/var/spool/asterisk/notice/")) == [
+        ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "prepared/3", 0, "pending"),
+        ("n2", None, "79991234567", "/srv/other", 1, "retrying"),
+    ]
+    assert PENDING_COLUMNS == ("id", "due", "number", "recording", "attempts", "state")
+
+
+def test_finished_rows_show_the_outcome_and_the_last_attempt():
+    listed = [Listed(4100000000, notice(attempts=2, last_attempt=4100000060, status="Completed")),
+              Listed(4100000000, notice(id="n2"))]
+    assert list(finished_rows(listed, timezone.utc)) == [
+        ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "Completed", 2, "2099-12-03T16:54:20+00:00"),
+        ("n2", "2099-12-03T16:53:20+00:00", "79991234567", "unknown", 0, None),
+    ]
+    assert FINISHED_COLUMNS == ("id", "due", "number", "outcome", "attempts", "last_attempt")

@@ -1,0 +1,254 @@
+"""record.py: a notice read back from its call file in every state Asterisk leaves it in, the
+files that are not ours, and the fast reading of files as written agreeing with the lexer."""
+
+import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from notice_cli.callfile import read_fields, render
+from notice_cli.notice import Notice, call_file_for, call_file_name, check_notice_id, content_id, notice_id_of
+from notice_cli.errors import InvalidInput
+from notice_cli.record import (AS_WRITTEN, Attempt, SpooledNotice, _from_fields, attempt_log, number_in_channel,
+                               read_notice)
+from notice_cli.settings import Settings
+
+ID = "20261128094512-9f3a1c2b"
+NAME = call_file_name(ID)
+DUE = 1796110200  # 2026-12-01T07:30:00Z
+RECORDING = "/var/spool/asterisk/notice/rec_1732790000.42"
+WRITTEN = render(call_file_for(Notice(ID, "79991234567", RECORDING, DUE), Settings(retry_time=60)))
+# What Asterisk appends (pbx_spool.c safe_append: an empty line, then the event; StartRetry's time
+# is the attempt's start + RetryTime; observed the same on Asterisk 16 and 22).
+START_1 = "\nStartRetry: 4242 1 (1796110260)\n"  # began at DUE
+END_1 = "\nEndRetry: 4242 1 (1796110230)\n"  # ended 30 s later; next attempt at +60
+START_2 = "\nStartRetry: 4242 2 (1796110350)\n"  # began at DUE + 90
+END_2 = "\nEndRetry: 4242 2 (1796110380)\n"
+ABORT_2 = "\nAbortRetry: 5151 2 (1796110500)\n"
+START_3 = "\nStartRetry: 5151 3 (1796110560)\n"  # began at DUE + 300
+DELAYED = "\nDelayedRetry: 4242 1 (1796110240)\n"
+
+
+def read(text, name=NAME, template=None):
+    return read_notice(name, text, template)
+
+
+def both_ways(text, name=NAME, template=None):
+    """The notice read the fast way (if the text is as written) and through the lexer alone,
+    each with the rule that the file's name and NOTICE_ID agree."""
+    lexer = _from_fields(read_fields(text), template)
+    return read(text, name, template), (lexer if name == call_file_name(lexer.id or "") else None)
+
+
+# --- each state ----------------------------------------------------------------------------
+
+def test_fresh_notice_is_pending_at_its_due_time():
+    notice = read(WRITTEN)
+    assert notice == SpooledNotice(id=ID, number="79991234567", recording=RECORDING, due=DUE, retry_time=60,
+                                   max_retries=2, attempts=0, last_attempt=None, calling=False, status=None)
+    assert notice.state == "pending"
+    assert notice.needs_mtime is False
+    assert notice.next_call(None) == DUE
+
+
+def test_call_in_progress_is_calling_since_its_start():
+    notice = read(WRITTEN + START_1)
+    assert (notice.attempts, notice.last_attempt, notice.calling, notice.state) == (1, DUE, True, "calling")
+    # Asterisk moved the mtime to start + 2 * RetryTime: meaningless while it calls
+    assert notice.needs_mtime is False
+    assert notice.next_call(DUE + 120) == DUE
+
+
+def test_failed_attempt_waits_for_the_next_at_the_mtime_asterisk_set():
+    notice = read(WRITTEN + START_1 + END_1)
+    assert (notice.attempts, notice.last_attempt, notice.calling, notice.state) == (1, DUE, False, "retrying")
+    assert notice.needs_mtime is True
+    assert notice.next_call(DUE + 90.0) == DUE + 90
+
+
+def test_second_attempt_running():
+    notice = read(WRITTEN + START_1 + END_1 + START_2)
+    assert (notice.attempts, notice.last_attempt, notice.state) == (2, DUE + 90, "calling")
+
+
+def test_attempt_abandoned_by_a_restart_and_started_again():
+    notice = read(WRITTEN + START_1 + END_1 + START_2 + ABORT_2 + START_3)
+    assert (notice.attempts, notice.last_attempt, notice.state) == (3, DUE + 300, "calling")
+    assert read(WRITTEN + START_1 + END_1 + START_2 + ABORT_2).state == "retrying"
+
+
+def test_delayed_retry_does_not_end_the_running_call():
+    notice = read(WRITTEN + START_1 + DELAYED)
+    assert (notice.attempts, notice.state) == (1, "calling")
+
+
+@pytest.mark.parametrize("status", ["Completed", "Expired", "Failed"])
+def test_archived_notice_has_asterisks_outcome(status):
+    notice = read(WRITTEN + START_1 + END_1 + START_2 + f"Status: {status}\n")
+    assert (notice.status, notice.outcome, notice.attempts, notice.last_attempt) == (status, status, 2, DUE + 90)
+
+
+def test_archived_before_its_status_line_is_unknown():
+    """Asterisk renames the file into outgoing_done/ first and appends Status after."""
+    notice = read(WRITTEN + START_1)
+    assert (notice.status, notice.outcome) == (None, "unknown")
+
+
+def test_line_being_appended_is_not_read_yet():
+    notice = read(WRITTEN + START_1 + "\nEndRet")
+    assert (notice.attempts, notice.state) == (1, "calling")
+    assert read(WRITTEN + START_1 + END_1 + "Status: Compl").status is None
+
+
+def test_partial_due_line_leaves_the_due_time_unknown_but_the_notice_ours():
+    cut = WRITTEN[: WRITTEN.index("Setvar: NOTICE_DUE") + 10]
+    notice = read(cut)
+    assert notice.id == ID and notice.due is None and notice.needs_mtime is True
+    assert notice.next_call(DUE + 5.5) == DUE + 5
+
+
+# --- not ours --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [
+    "notice-20261128094512-0000000.call",  # another id than the file says
+    "20261128094512-9f3a1c2b.call",
+    f"notice-{ID}.call.bak",
+    f".notice-{ID}.call",
+    "article.call",
+])
+def test_file_whose_name_does_not_agree_is_not_ours(name):
+    assert read(WRITTEN, name=name) is None
+
+
+def test_file_without_notice_id_is_not_ours():
+    text = "Channel: Local/123@from-internal\nApplication: Playback\nData: hello\n"
+    assert read(text) is None
+    assert read(WRITTEN.replace(f"NOTICE_ID={ID}", "NOTICE_ID=someone-else")) is None
+
+
+def test_commented_out_id_is_not_read():
+    text = WRITTEN.replace(f"Setvar: NOTICE_ID={ID}", f"; Setvar: NOTICE_ID={ID}")
+    assert read(text) is None
+
+
+# --- files of other shapes, read through the lexer -------------------------------------------
+
+def test_edited_file_is_read_as_asterisk_reads_it():
+    text = (f"; edited by hand\nchannel: Local/79991234567@from-internal\nsetvar:NOTICE_ID={ID}\n"
+            f"Set: NOTICE_NUMBER=+79991234567   \nData:   {RECORDING}  ; the message\nRetryTime: 0\n"
+            "MaxRetries: 5\n# Setvar: NOTICE_DUE=1\nSetvar: NOTICE_DUE=17961102x0\n")
+    assert AS_WRITTEN.fullmatch(text) is None
+    notice = read(text)
+    assert notice == SpooledNotice(id=ID, number="+79991234567", recording=RECORDING, due=None,
+                                   retry_time=300, max_retries=5, attempts=0, last_attempt=None,
+                                   calling=False, status=None)
+
+
+def test_file_without_number_variable_takes_it_from_the_channel_template():
+    text = f"Channel: PJSIP/79991234567@trunk\nApplication: Playback\nData: x\nSetvar: NOTICE_ID={ID}\n"
+    assert read(text, template="PJSIP/{number}@trunk").number == "79991234567"
+    assert read(text, template="Local/{number}@from-internal").number is None
+    assert read(text).number is None
+
+
+@pytest.mark.parametrize("channel, template, number", [
+    ("Local/79991234567@from-internal", "Local/{number}@from-internal", "79991234567"),
+    ("PJSIP/+7999@trunk", "PJSIP/{number}@trunk", "+7999"),
+    ("SIP/trunk/7999", "SIP/trunk/{number}", "7999"),
+    ("Local/@from-internal", "Local/{number}@from-internal", None),
+    ("PJSIP/7999@other", "PJSIP/{number}@trunk", None),
+    ("PJSIP/7999@trunk", None, None),
+])
+def test_number_in_channel(channel, template, number):
+    assert number_in_channel(channel, template) == number
+
+
+def test_fields_with_an_unreadable_retry_line_count_the_attempt_without_a_time():
+    notice = read(WRITTEN + "\nStartRetry: garbage\n")
+    assert (notice.attempts, notice.last_attempt, notice.calling) == (1, None, True)
+
+
+# --- the fast way and the lexer agree --------------------------------------------------------
+
+TAILS = [START_1, END_1, START_2, END_2, ABORT_2, START_3, DELAYED]
+
+
+@pytest.mark.parametrize("text, name", [
+    (WRITTEN, NAME),
+    (WRITTEN + START_1, NAME),
+    (WRITTEN + START_1 + END_1 + START_2 + END_2 + START_3 + "Status: Expired\n", NAME),
+    (WRITTEN + START_1 + "Status: Completed\n", NAME),
+    (render(call_file_for(Notice("x_1", "+1", "/r/é", 1), Settings(caller_id='"Клиника" <7495>'))), "notice-x_1.call"),
+])
+def test_files_as_written_take_the_fast_way(text, name):
+    assert AS_WRITTEN.fullmatch(text)
+    fast, lexer = both_ways(text, name)
+    assert fast == lexer and fast is not None
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TAILS), max_size=6),
+       st.sampled_from(["", "Status: Completed\n", "Status: Expired\n", "Status: Failed\n"]),
+       st.integers(0, 1000), st.integers(1, 10**6))
+def test_any_attempt_history_reads_the_same_both_ways(tail, status, retries, retry_time):
+    text = WRITTEN.replace("MaxRetries: 2", f"MaxRetries: {retries}").replace("RetryTime: 60", f"RetryTime: {retry_time}")
+    text += "".join(tail) + status
+    fast, lexer = both_ways(text)
+    assert AS_WRITTEN.fullmatch(text) and fast == lexer
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_any_change_to_a_written_file_is_either_read_the_same_or_not_taken_the_fast_way(data):
+    """Insert, replace or delete characters that matter to the lexer anywhere: if the result
+    still has the written shape, it must read as the lexer reads it."""
+    text = WRITTEN + START_1 + END_1 + "Status: Completed\n"
+    at = data.draw(st.integers(0, len(text)))
+    cut = data.draw(st.integers(0, 3))
+    insert = data.draw(st.text(alphabet=" \t\r\n#;:=\\aS0(", max_size=3))
+    changed = text[:at] + insert + text[at + cut:]
+    if AS_WRITTEN.fullmatch(changed):
+        fast, lexer = both_ways(changed)
+        assert fast == lexer
+
+
+# --- the attempt log of `notice show` ----------------------------------------------------------
+
+def test_attempt_log_pairs_each_start_with_its_end():
+    text = WRITTEN + START_1 + END_1 + START_2 + ABORT_2 + START_3 + "Status: Completed\n"
+    assert attempt_log(text, 60) == [
+        Attempt(DUE, DUE + 30, "EndRetry"),
+        Attempt(DUE + 90, DUE + 300, "AbortRetry"),
+        Attempt(DUE + 300, None, None),
+    ]
+    assert attempt_log(WRITTEN, 60) == []
+    assert attempt_log(WRITTEN + START_1 + "\nEndRetry: 42", 60) == [Attempt(DUE, None, None)]
+
+
+# --- ids -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, notice_id", [
+    (f"notice-{ID}.call", ID),
+    ("notice-clinic_42.call", "clinic_42"),
+    ("notice-" + "a" * 64 + ".call", "a" * 64),
+    ("notice-" + "a" * 65 + ".call", None),
+    ("notice--x.call", None),
+    ("notice-a.b.call", None),
+    ("notice-.call", None),
+    ("notice-x.call.tmp", None),
+])
+def test_notice_id_of_a_file_name(name, notice_id):
+    assert notice_id_of(name) == notice_id
+
+
+@pytest.mark.parametrize("text", ["../x", "a/b", ".hidden", "-x", "", "a b", "é", "a" * 65, "x;y"])
+def test_ids_that_could_name_another_file_are_refused(text):
+    with pytest.raises(InvalidInput, match="is not a notice id"):
+        check_notice_id(text)
+
+
+def test_content_id_is_the_due_second_and_a_hash_of_the_content():
+    first = content_id("79991234567", "rec_1", DUE)
+    assert first == content_id("79991234567", "rec_1", DUE)
+    assert first.startswith("20261201073000-") and len(first) == 23
+    assert len({first, content_id("79991234568", "rec_1", DUE), content_id("79991234567", "rec_2", DUE),
+                content_id("79991234567", "rec_1", DUE + 60)}) == 4
+    assert notice_id_of(call_file_name(first)) == first
