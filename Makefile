@@ -38,7 +38,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-sandbox: venv
+sandbox: host-packages
 	bash tests/asterisk/sandbox.sh $(SUITE)
 
 demo: venv
@@ -47,12 +47,18 @@ demo: venv
 unit: venv
 	$(BIN)/pytest tests/unit
 
+# The sid sandbox (Asterisk 22) is required: in CI (CI=true) its tests fail rather than skip
+# without it. bullseye (Asterisk 16) is built too when it can be; its tests run when it is there.
 test: venv
-	-bash tests/asterisk/sandbox.sh $(SUITE) >/dev/null || echo "warning: the Asterisk sandbox could not be built; its tests will say so"
+	-bash tests/asterisk/sandbox.sh sid >/dev/null || echo "warning: the sid sandbox could not be built"
+	-bash tests/asterisk/sandbox.sh bullseye >/dev/null || echo "note: no bullseye sandbox; Asterisk 16 is not tested"
 	$(BIN)/pytest
 
+# Both benchmarks run whatever the first one says; the target fails if either does.
 bench: venv bench-packages
-	$(BIN)/python tests/bench/bench_spool.py $(BENCH_ARGS)
+	@$(BIN)/python tests/bench/bench_spool.py $(BENCH_ARGS); spool=$$?; echo; \
+	$(BIN)/python tests/bench/bench_inventory.py $(INVENTORY_BENCH_ARGS); inventory=$$?; \
+	exit $$(( spool > inventory ? spool : inventory ))
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -7,7 +7,7 @@ file to notice-spool (on the host) and to Asterisk (in the chroot): the call fil
 ``Data: /tmp/notice-run-XXXX/recordings/<name>`` is right on both sides.
 
 Tests reach Asterisk only the way an admin does: the spool, ``asterisk -rx``, the log,
-marks left by the dialplan's System(), and a SIP phone (sipp) with an RTP socket.
+marks left by the dialplan's System(), and a SIP phone (phone.py).
 
 Standard library only: the demo uses this module too.
 """
@@ -21,19 +21,19 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from phone import SipPhone
 
 HERE = Path(__file__).resolve().parent
 SANDBOX_SCRIPT = HERE / "sandbox.sh"
 SUITES = ("sid", "bullseye")
 RUN_PREFIX = "notice-run-"
-PCMU_PACKET_SECONDS = 0.020  # Asterisk sends ulaw in 20 ms frames
 BOOT_TIMEOUT = 30.0
 
 
@@ -66,6 +66,41 @@ def find_notice_spool() -> str:
     if found:
         return found
     raise FileNotFoundError(f"notice-spool is not installed beside {sys.executable}; run make venv")
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """What notice-spool reported: the notice, its due time and its call file."""
+    notice_id: str
+    at: float
+    call_file: Path
+
+
+_REPORT = re.compile(r"notice (?P<id>\S+) scheduled for (?P<at>\S+): (?P<path>.+)")
+
+
+def run_notice_spool(*args: str, env: Optional[dict] = None) -> Spooled:
+    """Run the installed notice-spool with ARGS and NOTICE_* settings from ENV only."""
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("NOTICE_")}
+    done = subprocess.run([find_notice_spool(), *args], capture_output=True, text=True,
+                          env={**clean_env, **(env or {})}, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"notice-spool {' '.join(args)} exited with {done.returncode}: "
+                           f"{done.stderr.strip()}")
+    report = _REPORT.fullmatch(done.stdout.strip())
+    if not report:
+        raise RuntimeError(f"notice-spool printed {done.stdout!r}")
+    at = datetime.fromisoformat(report["at"]).timestamp()
+    return Spooled(report["id"], at, Path(report["path"]))
+
+
+def whole_second_ahead(seconds: int) -> int:
+    """The Unix time of the first whole second at least SECONDS from now."""
+    return math.ceil(time.time() + seconds)
+
+
+def iso(at: float, zone=timezone.utc) -> str:
+    return datetime.fromtimestamp(at, zone).isoformat()
 
 
 def free_udp_port() -> int:
@@ -118,7 +153,8 @@ load = func_global.so
 load = func_math.so
 load = func_shell.so
 
-; media: Playback is paced by a timer, since the phone sends no audio to pace it by
+; media; res_timing_timerfd is the timing source any PBX has (without one, `timing test`
+; fails; Playback alone paces itself all the same)
 load = res_timing_timerfd.so
 load = codec_ulaw.so
 load = format_wav.so
@@ -171,8 +207,8 @@ record = 1400/500,0/15000
 info = !950/330,!1400/330,!1800/330,0
 """
 
-# Local/<number>@notice-test rings the same phones as PJSIP/<number>@client, after leaving a
-# mark with the time Asterisk started the call, for tests of channels that go through dialplan.
+# notice-spool's default channel, Local/<number>@from-internal (as on FreePBX), rings the
+# phone behind the endpoint "client", after a mark with the time the dialplan ran.
 DEFAULT_DIALPLAN = """\
 [general]
 static = yes
@@ -181,16 +217,10 @@ writeprotect = yes
 [globals]
 MARKS = {run}/marks
 
-; A notice to Local/<number>@notice-test: the client hears the ringing phone, then the message.
-[notice-test]
-exten => _X.,1,System(echo "$(date +%s.%N) ${{EXTEN}} ${{NOTICE_ID}}" >> ${{MARKS}})
+; A notice to Local/<number>@from-internal: the client's phone rings, then hears the message.
+[from-internal]
+exten => _[+0-9].,1,System(echo "$(date +%s.%N) ${{EXTEN}} ${{NOTICE_ID}}" >> ${{MARKS}})
  same => n,Dial(PJSIP/${{EXTEN}}@client,20)
- same => n,Hangup()
-
-; A busy client, the same way.
-[notice-busy]
-exten => _X.,1,System(echo "$(date +%s.%N) ${{EXTEN}} ${{NOTICE_ID}}" >> ${{MARKS}})
- same => n,Dial(PJSIP/${{EXTEN}}@busy,20)
  same => n,Hangup()
 """
 
@@ -205,7 +235,7 @@ contact = sip:127.0.0.1:{port}
 [{name}]
 type = endpoint
 aors = {name}
-context = notice-test
+context = from-internal
 disallow = all
 allow = ulaw
 direct_media = no
@@ -216,58 +246,23 @@ bind_rtp_to_media_address = yes
 """
 
 
-@dataclass(frozen=True)
 class RunFolder:
-    """The paths of a run folder, the same on the host (via the symlink) and in the chroot."""
-    path: Path
+    """The paths of a run folder: the same on the host (through the symlink) and in the chroot."""
 
-    @property
-    def etc(self) -> Path:
-        return self.path / "etc"
-
-    @property
-    def asterisk_conf(self) -> Path:
-        return self.etc / "asterisk.conf"
-
-    @property
-    def spool_dir(self) -> Path:
-        return self.path / "spool"
-
-    @property
-    def outgoing(self) -> Path:
-        return self.spool_dir / "outgoing"
-
-    @property
-    def outgoing_done(self) -> Path:
-        return self.spool_dir / "outgoing_done"
-
-    @property
-    def recordings_dir(self) -> Path:
-        return self.path / "recordings"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.path / "log"
-
-    @property
-    def messages_log(self) -> Path:
-        return self.log_dir / "messages"
-
-    @property
-    def full_log(self) -> Path:
-        return self.log_dir / "full"
-
-    @property
-    def console_log(self) -> Path:
-        return self.log_dir / "console.out"
-
-    @property
-    def marks(self) -> Path:
-        return self.path / "marks"
-
-    @property
-    def sipp_dir(self) -> Path:
-        return self.path / "sipp"
+    def __init__(self, path: Path):
+        self.path = path
+        self.etc = path / "etc"
+        self.asterisk_conf = self.etc / "asterisk.conf"
+        self.spool_dir = path / "spool"
+        self.outgoing = self.spool_dir / "outgoing"
+        self.outgoing_done = self.spool_dir / "outgoing_done"
+        self.recordings_dir = path / "recordings"
+        self.log_dir = path / "log"
+        self.messages_log = self.log_dir / "messages"
+        self.full_log = self.log_dir / "full"
+        self.console_log = self.log_dir / "console.out"  # Asterisk's stdout and stderr
+        self.marks = path / "marks"  # lines the dialplan's System() appends
+        self.sipp_dir = path / "sipp"
 
 
 class AsteriskSandbox:
@@ -283,7 +278,8 @@ class AsteriskSandbox:
         self.phone_ports = phones  # endpoint name -> the UDP port its sipp listens on
         self.process: Optional[subprocess.Popen] = None
         self.boot_seconds: Optional[float] = None
-        self._phones: List["SipPhone"] = []
+        self.keep_files = False  # keep the run folder at remove(), for a look after a failure
+        self._phones: List[SipPhone] = []
 
     # Paths, named as notice-spool's options name them.
     spool_dir = property(lambda self: self.run.spool_dir)
@@ -385,15 +381,18 @@ bind = 127.0.0.1:{sip_port}
                                             stdout=console, stderr=subprocess.STDOUT)
         while True:
             if self.process.poll() is not None:
+                self.keep_files = True  # its logs say why
                 raise RuntimeError(f"Asterisk exited with {self.process.returncode} while booting; "
-                                   f"see {self.run.console_log} and {self.run.messages_log}")
+                                   f"see {self.chroot}{self.run.console_log} and its messages log")
             booted = subprocess.run(self._asterisk("-rx", "core waitfullybooted"),
                                     capture_output=True, timeout=timeout)
             if booted.returncode == 0:
                 break
             if time.monotonic() - started > timeout:
                 self.stop()
-                raise TimeoutError(f"Asterisk not fully booted after {timeout} s")
+                self.keep_files = True
+                raise TimeoutError(f"Asterisk not fully booted after {timeout} s; "
+                                   f"see {self.chroot}{self.run.messages_log}")
             time.sleep(0.05)
         self.boot_seconds = time.monotonic() - started
         return self
@@ -423,17 +422,21 @@ bind = 127.0.0.1:{sip_port}
         self.stop()
         return self.start()
 
-    def remove(self, keep_files: bool = False) -> None:
+    def hang_up_phones(self) -> None:
+        """Stop every phone started so far (what they received stays readable)."""
+        for phone in self._phones:
+            phone.stop()
+
+    def remove(self, keep_files: Optional[bool] = None) -> None:
         """Stop Asterisk and its phones, drop the host symlink and (unless kept) the run folder."""
         try:
-            for phone in self._phones:
-                phone.stop()
+            self.hang_up_phones()
             self.stop()
         finally:
             inside = Path(os.readlink(self.run.path)) if self.run.path.is_symlink() else None
             if inside is not None:
                 self.run.path.unlink()
-                if not keep_files:
+                if not (self.keep_files if keep_files is None else keep_files):
                     shutil.rmtree(inside, ignore_errors=True)
 
     def __enter__(self) -> "AsteriskSandbox":
@@ -482,233 +485,8 @@ bind = 127.0.0.1:{sip_port}
             time.sleep(0.1)
         raise TimeoutError(f"{call_file_name} not in outgoing_done after {timeout} s")
 
-    def phone(self, name: str = "client") -> "SipPhone":
+    def phone(self, name: str = "client") -> SipPhone:
         """The SIP phone behind the PJSIP endpoint NAME (not listening until answer() or busy())."""
-        phone = SipPhone(self, name, self.phone_ports[name])
+        phone = SipPhone(self.chroot, self.run.sipp_dir, name, self.phone_ports[name])
         self._phones.append(phone)
         return phone
-
-
-# --- a phone that answers -------------------------------------------------------------------
-
-_RESPONSE_HEADERS = """\
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>"""
-
-# The client answers and hears the message: its SDP points Asterisk's RTP at the test's socket.
-ANSWER_SCENARIO = f"""\
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="notice client answers">
-  <recv request="INVITE" crlf="true"/>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-{_RESPONSE_HEADERS}
-Content-Length: 0
-
-  ]]></send>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-{_RESPONSE_HEADERS}
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=client 1 1 IN IP4 127.0.0.1
-s=notice client
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio [rtp_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=recvonly
-
-  ]]></send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-{_RESPONSE_HEADERS}
-Content-Length: 0
-
-  ]]></send>
-</scenario>
-"""
-
-# The client is on another call: every attempt gets 486 Busy Here.
-BUSY_SCENARIO = f"""\
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="notice client busy">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-SIP/2.0 486 Busy Here
-{_RESPONSE_HEADERS}
-Content-Length: 0
-
-  ]]></send>
-  <recv request="ACK"/>
-</scenario>
-"""
-
-
-@dataclass
-class RtpStream:
-    """What arrived from one RTP source (one call), by SSRC."""
-    ssrc: int
-    packets: int = 0
-    payload_bytes: int = 0
-    first: float = 0.0  # time.time() of the first and last packet
-    last: float = 0.0
-
-    @property
-    def audio_seconds(self) -> float:
-        """Length of the audio received: PCMU is 8000 one-byte samples a second."""
-        return self.payload_bytes / 8000
-
-
-class RtpReceiver:
-    """A UDP socket on 127.0.0.1 that counts the RTP packets Asterisk sends to it."""
-
-    def __init__(self):
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.settimeout(0.2)
-        self.port = self.socket.getsockname()[1]
-        self.streams: Dict[int, RtpStream] = {}
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._receive, name=f"rtp-{self.port}", daemon=True)
-        self._thread.start()
-
-    def _receive(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                packet = self.socket.recv(2048)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            arrived = time.time()
-            if len(packet) < 12 or packet[0] >> 6 != 2:  # RTP version 2 header
-                continue
-            ssrc = struct.unpack("!I", packet[8:12])[0]
-            header = 12 + 4 * (packet[0] & 0x0F)
-            stream = self.streams.setdefault(ssrc, RtpStream(ssrc, first=arrived))
-            stream.packets += 1
-            stream.payload_bytes += len(packet) - header
-            stream.last = arrived
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join()
-        self.socket.close()
-
-
-@dataclass
-class Invite:
-    """An INVITE the phone received: when, and which number was dialled."""
-    at: float
-    number: str
-
-
-def _trace_time(stamp: str) -> float:
-    fields = stamp.split()
-    if len(fields) >= 3:  # 2026-11-28  00:53:40.241186  1795827220.241186
-        return float(fields[2])
-    return datetime.strptime(fields[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=timezone.utc).timestamp()
-
-
-@dataclass
-class SipPhone:
-    """sipp as a user agent server at the address of the PJSIP endpoint NAME."""
-    sandbox: AsteriskSandbox
-    name: str
-    port: int
-    rtp: Optional[RtpReceiver] = None
-    process: Optional[subprocess.Popen] = None
-    trace: Optional[Path] = None
-    _output: list = field(default_factory=list)
-
-    def answer(self, calls: int = 1, timeout: float = 120) -> "SipPhone":
-        """Answer CALLS calls, each with audio sent to our RTP socket, then exit."""
-        self.rtp = RtpReceiver()
-        return self._start("answer", ANSWER_SCENARIO, calls, timeout, "-key", "rtp_port",
-                           str(self.rtp.port))
-
-    def busy(self, calls: int = 1, timeout: float = 120) -> "SipPhone":
-        """Reject CALLS calls with 486 Busy Here, then exit."""
-        return self._start("busy", BUSY_SCENARIO, calls, timeout)
-
-    def _start(self, kind: str, scenario: str, calls: int, timeout: float, *extra: str):
-        if self.process is not None:
-            raise RuntimeError(f"phone {self.name} is already listening")
-        base = self.sandbox.run.sipp_dir / f"{self.name}-{kind}-{os.getpid()}-{int(time.time() * 1000)}"
-        scenario_file = base.with_suffix(".xml")
-        scenario_file.write_text(scenario)
-        self.trace = base.with_suffix(".messages")
-        screen = open(base.with_suffix(".out"), "wb")
-        self._output.append(screen)
-        self.process = subprocess.Popen(
-            ["chroot", str(self.sandbox.chroot), "sipp", "-sf", str(scenario_file),
-             "-i", "127.0.0.1", "-p", str(self.port), "-m", str(calls), "-nostdin",
-             "-trace_msg", "-message_file", str(self.trace),
-             "-trace_err", "-error_file", str(base.with_suffix(".errors")),
-             "-timeout", f"{int(timeout)}s", "-timeout_error", *extra],
-            stdin=subprocess.DEVNULL, stdout=screen, stderr=subprocess.STDOUT)
-        self._wait_listening()
-        return self
-
-    def _wait_listening(self, timeout: float = 10.0) -> None:
-        # A call that reaches the port before sipp binds it fails: wait until the port is taken.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sipp exited with {self.process.returncode}")
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                try:
-                    probe.bind(("127.0.0.1", self.port))
-                except OSError:
-                    return
-            time.sleep(0.02)
-        raise TimeoutError(f"sipp is not listening on {self.port}")
-
-    def wait(self, timeout: float) -> int:
-        """Wait until sipp has handled all its calls; its exit status (0: all went as scripted)."""
-        returncode = self.process.wait(timeout)
-        time.sleep(0.1)  # the last RTP packets are in flight when the BYE is answered
-        return returncode
-
-    def invites(self) -> List[Invite]:
-        """Every INVITE received (retransmissions excluded), in order of arrival."""
-        if self.trace is None or not self.trace.exists():
-            return []
-        invites, seen = [], set()
-        # sipp starts each message with a dashed line and the time: 3.8 writes ISO 8601 in UTC,
-        # 3.6 the local date and time, then the Unix time.
-        for block in re.split(r"^-{10,} ", self.trace.read_text(errors="replace"), flags=re.M):
-            invite = re.match(r"(?P<stamp>.*)\n(?:UDP|TCP) message received.*\n\s*"
-                              r"INVITE sip:(?P<number>[^@;> ]+)@", block)
-            if not invite:
-                continue
-            key = tuple(re.findall(r"^(?:Call-ID|CSeq):\s*(.+?)\s*$", block, flags=re.M | re.I))
-            if key not in seen:  # a retransmission repeats Call-ID and CSeq
-                seen.add(key)
-                invites.append(Invite(_trace_time(invite["stamp"]), invite["number"]))
-        return invites
-
-    def stop(self) -> None:
-        """Stop sipp (its own pid, if still running) and the RTP socket."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.rtp is not None:
-            self.rtp.stop()
-        for screen in self._output:
-            screen.close()
-        self._output.clear()

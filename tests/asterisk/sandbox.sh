@@ -9,16 +9,19 @@
 # Debian 12 itself has no asterisk package, and sid's needs a newer libc than
 # bookworm's: a chroot keeps Asterisk out of the host's own system folders.
 #
-# Cache: ${NOTICE_SANDBOX_CACHE:-$HOME/.cache/notice-cli}/<suite>, plus
-# <suite>.tar.zst, a copy restored in under a second when the folder is gone.
+# Cache: ${NOTICE_SANDBOX_CACHE:-$HOME/.cache/notice-cli}/<suite> (about 370 MB,
+# a minute or so to build), plus <suite>.tar.zst (about 130 MB), from which a
+# lost folder comes back in seconds (NOTICE_SANDBOX_TARBALL=0: keep none).
 # A build happens in a temporary folder that is renamed only once it is
 # complete and carries its marker, so an interrupted build is never reused.
+# The chroot keeps no apt lists: run apt-get update in it before installing more.
+# Mirrors: NOTICE_DEBIAN_MIRROR, NOTICE_DEBIAN_SECURITY_MIRROR (deb.debian.org).
 set -euo pipefail
 
 suite=${1:-sid}
 case $suite in
     sid|bullseye) ;;
-    -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "usage: $0 [sid|bullseye]" >&2; exit 2 ;;
 esac
 
@@ -84,6 +87,8 @@ for old in "$cache/.$suite".build-*; do
 done
 build=$(mktemp -d "$cache/.$suite.build-XXXXXX")
 chmod 755 "$build"  # mktemp makes it 0700; the chroot's / must be 0755
+# A failed build is dropped now; a killed one by the next run, above.
+trap 'if [[ -e $build ]]; then remove_tree "$build"; fi' EXIT
 
 if [[ -f $tarball ]]; then
     say "restoring $suite from $tarball"
@@ -109,7 +114,7 @@ debootstrap --variant=minbase "$suite" "$build" "$mirror" >&2 \
 printf '#!/bin/sh\nexit 101\n' >"$build/usr/sbin/policy-rc.d"
 chmod 755 "$build/usr/sbin/policy-rc.d"
 
-# Docs, man pages and translations are a third of the size and never read here.
+# Docs, man pages and translations are a quarter of the size and never read here.
 cat >"$build/etc/dpkg/dpkg.cfg.d/01-notice-sandbox-nodoc" <<'EOF'
 path-exclude /usr/share/doc/*
 path-exclude /usr/share/man/*
@@ -140,7 +145,7 @@ remove_tree "$chroot_dir"
 mv "$build" "$chroot_dir"
 say "built $suite in $((SECONDS - started)) s, $(du -sh --one-file-system "$chroot_dir" | cut -f1): $(tr '\n' ' ' <<<"$versions")"
 
-# A cheap second copy: the folder can be restored from it in under a second.
+# A cheap second copy: the folder comes back from it in seconds.
 if [[ ${NOTICE_SANDBOX_TARBALL:-1} == 1 ]]; then
     tar -C "$chroot_dir" --one-file-system -cf - . | zstd -q -T0 -o "$tarball.part" -f
     mv "$tarball.part" "$tarball"
