@@ -8,8 +8,10 @@ only the notices its filter picks, never a file's text: its memory is the listin
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import namedtuple
+from contextlib import contextmanager
 
 from .errors import InvalidInput, NotFound, shown
 from .notice import call_file_name, check_notice_id, notice_id_of
@@ -72,24 +74,39 @@ def pending(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
     folder = outgoing(settings)
     numbers, timed = picked.numbers, picked.since is not None or picked.until is not None
     listed = []
-    for name, text in call_files(folder):
-        notice = read_notice(name, text, settings.channel)
-        if notice is None or (numbers and notice.number not in numbers):
-            continue
-        at = notice.next_call(mtime_of(folder, name) if notice.needs_mtime else None)
-        if not timed or picked.covers(notice.number, at):
-            listed.append(Listed(at, notice))
+    with _collector_paused():
+        for name, text in call_files(folder):
+            notice = read_notice(name, text, settings.channel)
+            if notice is None or (numbers and notice.number not in numbers):
+                continue
+            at = notice.next_call(mtime_of(folder, name) if notice.needs_mtime else None)
+            if not timed or picked.covers(notice.number, at):
+                listed.append(Listed(at, notice))
     return _by_time(listed)
 
 
 def finished(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
     """The finished notices (Asterisk's archive) PICKED picks, by the time they were scheduled."""
     listed = []
-    for name, text in call_files(archive(settings), missing_ok=True):
-        notice = read_notice(name, text, settings.channel)
-        if notice is not None and picked.covers(notice.number, notice.due):
-            listed.append(Listed(notice.due, notice))
+    with _collector_paused():
+        for name, text in call_files(archive(settings), missing_ok=True):
+            notice = read_notice(name, text, settings.channel)
+            if notice is not None and picked.covers(notice.number, notice.due):
+                listed.append(Listed(notice.due, notice))
     return _by_time(listed)
+
+
+@contextmanager
+def _collector_paused():
+    """A scan makes 100,000s of tuples and strings and no reference cycle: Python's cycle
+    collector would only walk the growing listing again and again (a fifth of the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _by_time(listed: list[Listed]) -> list[Listed]:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 from functools import lru_cache
-from itertools import repeat
+from itertools import islice, repeat
 from json.encoder import encode_basestring
 from typing import TextIO
 
@@ -24,6 +24,7 @@ FORMS = ("table", "json", "csv")
 PENDING_COLUMNS = ("id", "due", "number", "recording", "attempts", "state")
 FINISHED_COLUMNS = ("id", "due", "number", "outcome", "attempts", "last_attempt")
 MISSING = "-"  # an unknown value in a table; null in JSON, empty in CSV
+CHUNK = 4096  # rows formatted and written at a time
 
 
 def clock(zone: tzinfo):
@@ -67,37 +68,59 @@ def write(rows: Iterable[tuple], columns: tuple[str, ...], form: str, out: TextI
 
 
 def write_table(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
-    """Columns as wide as their widest value, two blanks apart, a header in capitals.
-    Built column by column, so the work per value is done by str and map, not a loop."""
+    """Columns as wide as their widest value, two blanks apart, a header in capitals. The
+    widths need every row first (the listing is in memory anyway, sorted); the work is done
+    a column at a time by str and map, not by a Python loop per value."""
     header = [column.upper() for column in columns]
-    cells = [list(map(_cell, column)) for column in zip(*rows)] or [[] for _ in columns]
-    padded = [list(map(str.ljust, column, repeat(max(len(title), *map(len, column), 0))))
-              for title, column in zip(header, cells[:-1])]
-    widths = [len(column[0]) if column else len(title) for title, column in zip(header, padded)]
-    out.write("  ".join([title.ljust(width) for title, width in zip(header, widths)] + header[-1:]).rstrip() + "\n")
-    for line in map("  ".join, zip(*padded, cells[-1])):
-        out.write(line.rstrip() + "\n")
+    cells = [_texts(column) for column in zip(*rows)] or [[] for _ in columns]
+    widths = [max(len(title), *map(len, column), 0) for title, column in zip(header, cells)]
+    padded = [list(map(str.ljust, column, repeat(width))) for column, width in zip(cells[:-1], widths)]
+    out.write("  ".join([title.ljust(width) for title, width in zip(header, widths)][:-1] + header[-1:]) + "\n")
+    lines = map("  ".join, zip(*padded, cells[-1]))
+    for chunk in iter(lambda: list(islice(lines, CHUNK)), []):
+        out.write("\n".join(chunk) + "\n")
 
 
-def _cell(value) -> str:
-    return MISSING if value is None else str(value)
+def _texts(column: tuple) -> list[str]:
+    if None in column:
+        column = [MISSING if value is None else value for value in column]
+    return list(map(str, column))
 
 
 def write_json(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
-    """A JSON array of objects, one per line, written as the rows come (the encoding of
-    one value at a time is json's own: encode_basestring, as ensure_ascii=False does)."""
+    """A JSON array of objects, one per line, written a chunk of rows at a time (memory stays
+    flat); each value is encoded by json's own encode_basestring, as ensure_ascii=False does,
+    a column at a time."""
     template = "{{" + ", ".join(f"{encode_basestring(column)}: {{}}" for column in columns) + "}}"
     separator = "["
-    for row in rows:
-        out.write(separator + template.format(*map(_json_value, row)))
+    rows = iter(rows)
+    while True:
+        chunk = list(islice(rows, CHUNK))
+        if not chunk:
+            break
+        encoded = [_json_column(column) for column in zip(*chunk)]
+        out.write(separator + ",\n ".join(map(template.format, *encoded)))
         separator = ",\n "
     out.write("[]\n" if separator == "[" else "]\n")
+
+
+def _json_column(column: tuple) -> list[str]:
+    values = [value for value in column if value is not None]
+    kinds = set(map(type, values))
+    if kinds - {str, int}:
+        raise TypeError(f"a listing's values are text, whole numbers or None, not {kinds}")
+    if len(kinds) > 1:  # not one type: value by value
+        return [_json_value(value) for value in column]
+    encode = encode_basestring if kinds == {str} else str
+    if len(values) == len(column):
+        return list(map(encode, column))
+    return ["null" if value is None else encode(value) for value in column]
 
 
 def _json_value(value) -> str:
     if value is None:
         return "null"
-    return str(value) if type(value) is int else encode_basestring(value)
+    return encode_basestring(value) if type(value) is str else str(value)
 
 
 def write_csv(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:

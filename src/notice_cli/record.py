@@ -102,9 +102,10 @@ def _from_written(found: re.Match) -> SpooledNotice:
     """The file exactly as notice-cli and Asterisk write it: the lexer would see each line as
     it stands, so the regular expression's groups are what it reads (no loop over lines)."""
     (_, _, max_retries, retry_time, data, notice_id, number, due, tail, status) = found.groups()
-    retry_time = _retry_time(retry_time)
-    events = [(kind, int(at)) for kind, at in _TAIL_EVENT.findall(tail)] if tail else ()
-    attempts, last_attempt, calling = _summary(events, retry_time)
+    retry_time = int(retry_time) or DEFAULT_RETRY_TIME  # digits only here; 0 is below Asterisk's 1
+    if not tail:  # never tried: the common case of a pending notice
+        return SpooledNotice(notice_id, number, data, int(due), retry_time, int(max_retries), 0, None, False, status)
+    attempts, last_attempt, calling = _summary([(kind, int(at)) for kind, at in _TAIL_EVENT.findall(tail)], retry_time)
     return SpooledNotice(notice_id, number, data, int(due), retry_time, int(max_retries),
                          attempts, last_attempt, calling, status)
 
