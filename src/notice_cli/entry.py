@@ -47,7 +47,9 @@ def guarded(prog: str, action: Callable[[], int]) -> int:
     """Run ACTION and return its exit code; every error becomes one line on stderr and the exit
     code of its class (errors.py), never a traceback. The one place errors meet exit codes."""
     try:
-        return action()
+        code = action()
+        sys.stdout.flush()  # here, not at exit: a reader that has gone is seen below
+        return code
     except InvalidRows as problem:
         for line in problem.problems:
             print(f"{prog}: {line}", file=sys.stderr)

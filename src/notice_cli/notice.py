@@ -3,7 +3,6 @@ the call file that carries it to Asterisk. No I/O here."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections import namedtuple
@@ -38,9 +37,11 @@ FILE_SUFFIX = ".call"
 PLAYBACK = "Playback"
 # An id names a file in outgoing/: no '/', no leading '.' or '-'. notice-spool makes
 # 20261128094512-9f3a1c2b; an import file may give its own in an `id` column.
+# Patterns, not compiled here: notice-spool on the dialplan's path never needs them (re
+# compiles them on first use and keeps them).
 MAX_ID = 64
-NOTICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-CALL_FILE_NAME = re.compile(re.escape(FILE_PREFIX) + "(" + NOTICE_ID.pattern + ")" + re.escape(FILE_SUFFIX))
+NOTICE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+CALL_FILE_NAME = re.escape(FILE_PREFIX) + "(" + NOTICE_ID + ")" + re.escape(FILE_SUFFIX)
 
 
 class Notice(namedtuple("Notice", "id number recording due")):
@@ -90,12 +91,14 @@ def new_notice_id(now: float, entropy: bytes) -> str:
 def content_id(number: str, recording: str, due: int) -> str:
     """The id an imported notice gets from what it is: the due second (UTC) and a hash of the
     number, the recording and the due time, so importing the same row again finds it."""
+    import hashlib  # only here: its import (OpenSSL) would slow the dialplan's notice-spool
+
     digest = hashlib.sha256(f"{number}\0{recording}\0{due}".encode("utf-8", "surrogateescape")).hexdigest()
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(due)) + "-" + digest[:8]
 
 
 def check_notice_id(text: str) -> str:
-    if not NOTICE_ID.fullmatch(text):
+    if not re.fullmatch(NOTICE_ID, text):
         raise InvalidInput(
             f"notice id {shown(text)} is not a notice id: letters, digits, '_' and '-', not starting "
             f"with '-', at most {MAX_ID} characters (e.g. 20261128094512-9f3a1c2b)"
@@ -109,7 +112,7 @@ def call_file_name(notice_id: str) -> str:
 
 def notice_id_of(file_name: str) -> str | None:
     """The id in a call file's name if the name is one notice-cli gives, else None."""
-    found = CALL_FILE_NAME.fullmatch(file_name)
+    found = re.fullmatch(CALL_FILE_NAME, file_name)
     return found.group(1) if found else None
 
 

@@ -204,7 +204,7 @@ AS_WRITTEN = re.compile(
     rf"Application: {_VALUE}\n"
     rf"Data: ({_VALUE})\n"
     r"Archive: (?:yes|no)\n"
-    rf"Setvar: {NOTICE_ID_VARIABLE}=({NOTICE_ID.pattern})\n"
+    rf"Setvar: {NOTICE_ID_VARIABLE}=({NOTICE_ID})\n"
     rf"Setvar: {NUMBER_VARIABLE}=({_VALUE})\n"
     rf"Setvar: {DUE_VARIABLE}=({_DUE.pattern})\n"
     rf"((?:{_TAIL_LINE})*)"
