@@ -63,12 +63,12 @@ def epoch(text: str) -> float:
 def test_list_cancel_and_history_tell_what_asterisk_did(asterisk, notice, tone):
     client = asterisk.phone("client").answer(calls=2)  # a second call would be the cancelled one
     busy = asterisk.phone("busy").busy(calls=RETRIES + 1)
-    soon = whole_second_ahead(5)
+    soon = whole_second_ahead(8)  # time to spool four, list them and cancel one, on a slow machine too
     policy = ("--max-retries", str(RETRIES), "--retry-time", str(RETRY_TIME))
     answered = scheduled(notice, "--channel", CLIENT, "7001", tone, iso(soon))
     rejected = scheduled(notice, "--channel", BUSY, *policy, "7002", tone, iso(soon))
     # the default channel, Local/<number>@from-internal: its dialplan leaves a mark if it runs
-    cancelled = scheduled(notice, "7003", tone, iso(soon + 2))
+    cancelled = scheduled(notice, "7003", tone, iso(soon + 3))
     later = scheduled(notice, "7004", tone, "+1h")
 
     # all four pending, as scheduled
@@ -100,7 +100,7 @@ def test_list_cancel_and_history_tell_what_asterisk_did(asterisk, notice, tone):
     completed = asterisk.wait_archived(f"notice-{answered['id']}.call", timeout=20)
     expired = asterisk.wait_archived(f"notice-{rejected['id']}.call", timeout=20)
     assert completed.rstrip().endswith("Status: Completed") and expired.rstrip().endswith("Status: Expired")
-    while time.time() < soon + 2 + 4:  # well past the cancelled notice's time
+    while time.time() < soon + 3 + 4:  # well past the cancelled notice's time
         time.sleep(0.2)
 
     # The cancelled notice never fired: no mark from its dialplan, no call, no archive.
