@@ -31,6 +31,7 @@ SOURCE = REPO / "src" / "notice_cli"
 WAY1_CLIENT = "79991234567"  # calls operator 101, who presses *5 and records a message
 WAY2_CLIENT = "79990000002"  # called by operator 102, who then dials *55 and picks prepared 2
 WAY3_CLIENT = "79990000003"  # keyed by operator 103 after *56; prepared 1 after unknown 7
+UNSAVED_CLIENT = "79990000004"  # keyed by operator 104 after *56, whose spool write fails
 SPOKEN_SECONDS = 2.0  # what operator 101 says into the recording
 PREPARED_SECONDS = {1: 1.0, 2: 3.0}
 
@@ -92,6 +93,13 @@ exten => _*5X,1,Set(CALLERID(num)=102)
 
 [test-operator-103]
 exten => _*5X,1,Set(CALLERID(num)=103)
+ same => n,Goto(notice-codes,${{EXTEN}},1)
+
+; Operator 104's notice-spool cannot write the spool (exit 4): a channel variable shadows the
+; global, and --dry-run (the check of the time) does not touch the spool, so only saving fails.
+[test-operator-104]
+exten => _*5X,1,Set(CALLERID(num)=104)
+ same => n,Set(NOTICE_SPOOL=${{NOTICE_SPOOL}} --spool-dir /nonexistent)
  same => n,Goto(notice-codes,${{EXTEN}},1)
 
 ; --- the people ---------------------------------------------------------------------------
@@ -261,6 +269,18 @@ def way3_operator(chroot, due: datetime, first_try: datetime) -> str:
     ])
 
 
+def unsaved_operator(chroot, due: datetime) -> str:
+    """Operator 104 at any time: *56, the number, prepared 1, the time, confirms; the spool fails."""
+    number = UNSAVED_CLIENT + "#"
+    return handset("way4", [
+        (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_NUMBER"]) + 1.0, keys(number)),
+        (said_digits(chroot, UNSAVED_CLIENT) + 1.0, keys("1#")),
+        (PREPARED_SECONDS[1] + 1.5, keys(keypad(due) + "#")),
+        (15.0, keys("1")),
+        (12.0, None),  # hears that nothing was saved
+    ])
+
+
 # --- the test ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -281,6 +301,7 @@ def asterisk(chroot, due):
         way1_operator(chroot, due, sandbox.run.path),
         way2_operator(chroot, due),
         way3_operator(chroot, due, due + timedelta(minutes=1)),
+        unsaved_operator(chroot, due),
     ])
     try:
         configure(sandbox, handsets)
@@ -307,6 +328,14 @@ def spooled_notices(sandbox) -> dict:
     return found
 
 
+def not_saved_lines(sandbox) -> str:
+    """What the full log says operator 104's channel did after its System() call to save."""
+    lines = sandbox.full_log.read_text(errors="replace").splitlines()
+    saving = [n for n, line in enumerate(lines) if "Local/way4" in line and "notice-compose:" in line
+              and "System(" in line]
+    return "\n".join(line for line in lines[saving[0]:] if "Local/way4" in line) if saving else ""
+
+
 def test_dialplan_loads_without_warnings(asterisk):
     sandbox = asterisk
     assert "Dialplan reloaded" in sandbox.rx("dialplan reload")
@@ -331,6 +360,7 @@ def test_three_ways_schedule_the_notices_and_the_clients_hear_them(asterisk, due
     sandbox.rx("channel originate Local/wait@test-client-handset/n extension 101@test-inbound")
     sandbox.rx("channel originate Local/way2@test-handset/n extension *55@test-operator-102")
     sandbox.rx("channel originate Local/way3@test-handset/n extension *56@test-operator-103")
+    sandbox.rx("channel originate Local/way4@test-handset/n extension *56@test-operator-104")
 
     # All three operators are done well before the notices are due.
     deadline = due.timestamp() - 5
@@ -346,6 +376,13 @@ def test_three_ways_schedule_the_notices_and_the_clients_hear_them(asterisk, due
     recorded = wav_seconds(Path(recording + ".wav"))
     assert SPOKEN_SECONDS - 0.3 <= recorded <= SPOKEN_SECONDS + 2.5
     assert time.time() < due.timestamp(), "the notices were spooled too late to check their firing"
+    # Operator 104 confirmed, notice-spool could not write the spool: told, and nothing spooled.
+    while time.time() < deadline and PROMPTS["NOTICE_PROMPT_NOT_SAVED"] not in not_saved_lines(sandbox):
+        time.sleep(0.5)
+    told = not_saved_lines(sandbox)
+    assert "--spool-dir /nonexistent 79990000004 1 '" in told
+    assert PROMPTS["NOTICE_PROMPT_NOT_SAVED"] in told and "NOTICE_STATUS=SAVED" not in told
+    assert UNSAVED_CLIENT not in spooled_notices(sandbox)
 
     # Then they fire, and each client hears its message, whole.
     assert client.wait(timeout=due.timestamp() - time.time() + 90) == 0
