@@ -131,6 +131,7 @@ def notice():
       notice cancel 20261128094512-9f3a1c2b
       notice history --since -7d --csv
       notice import notices.csv
+      notice gc
 
     Every command takes the settings of notice-spool (options, NOTICE_* environment
     variables, /etc/asterisk/notice.conf). Exit codes: 0 done, 2 bad command line,
@@ -351,3 +352,31 @@ def import_command(ctx, file, skip_invalid, config, **options):
         return EXIT_OK
 
     ctx.exit(guarded("notice import", run))
+
+
+@notice.command("gc")
+@setting_options("spool_dir")
+@config_option
+@click.pass_context
+def gc_command(ctx, config, **options):
+    """Remove the staging files that killed notice-spool or import runs left in the
+    spool's tmp/ folder (notice-*.call; Asterisk never reads tmp/). A writer holds a
+    lock on its staging file until it is in outgoing/, so a file is removed only when
+    its writer is gone and it has not changed for 10 seconds: a notice being written
+    is never touched. Safe to run at any time, e.g. hourly from cron.
+
+    \b
+      notice gc
+      notice gc --spool-dir /var/spool/asterisk
+    """
+    def run():
+        from .spool import clean_staging
+
+        cleaned = clean_staging(load(options, config).spool_dir, time.time())
+        line = f"removed {len(cleaned.removed)} leftover staging file{'s' if len(cleaned.removed) != 1 else ''} from {cleaned.folder}"
+        if cleaned.busy:
+            line += f"; {len(cleaned.busy)} being written, left alone"
+        print(line)
+        return EXIT_OK
+
+    ctx.exit(guarded("notice gc", run))

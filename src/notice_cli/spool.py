@@ -9,6 +9,12 @@ given its owner, mode and mtime there, and only then renamed into outgoing/: Ast
 either nothing or the whole file with its final mtime. On any failure the staging file is
 removed and nothing reaches outgoing/.
 
+A writer killed mid-write (SIGKILL, power) leaves its staging file in tmp/, where Asterisk
+never looks. The writer holds an exclusive flock on its staging file from creation to rename;
+a lock dies with its process, so an unlocked staging file is a leftover: `notice gc` removes
+it (clean_staging), and a writer that meets a leftover of its own name (an import run again)
+takes it back. Neither ever removes a file whose writer lives.
+
 Reading streams: os.scandir, one file in memory at a time, and only files with the names
 notice-cli gives. Asterisk works on the same files meanwhile: one that vanishes between the
 scan and the read (moved to outgoing_done/, cancelled) is passed over.
@@ -17,8 +23,10 @@ scan and the read (moved to outgoing_done/, cancelled) is passed over.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 
 from .errors import InvalidInput, SpoolError, shown
@@ -28,6 +36,10 @@ STAGING = "tmp"
 OUTGOING = "outgoing"
 ARCHIVE = "outgoing_done"  # where Asterisk moves a finished call file when it says Archive: yes
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# notice gc leaves a staging file that changed less than this long ago, even unlocked: a
+# second safeguard, beside the lock, for a writer between its open() and its flock().
+STAGING_GRACE = 10
 READ_SIZE = 65536  # a call file is a few hundred bytes; Asterisk's appends add ~40 per attempt
 SYNC_EVERY = 256  # files spooled between two fsyncs of outgoing/ when spooling many
 DEFAULT_OWNER = "asterisk"
@@ -133,23 +145,122 @@ def _refuse_existing(target: str) -> None:
 def _stage_and_move(data: bytes, staging: str, target: str, due: int, mode: int,
                     ids: tuple[int, int] | None) -> None:
     """Write DATA complete in tmp/ and rename it to TARGET; on a failure remove the staged file.
-    The move is durable only once the folder is fsynced (_fsync_or_take_back)."""
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    The staging file stays locked until it is renamed. The move is durable only once the
+    folder is fsynced (_fsync_or_take_back)."""
+    fd = _create_staging(staging)
+    moved = False
     try:
         try:
             _write_all(fd, data)
             os.fsync(fd)
+            os.chmod(staging, mode)
+            if ids:
+                os.chown(staging, *ids)
+            # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
+            os.utime(staging, (due, due))
+            os.rename(staging, target)
+            moved = True
         finally:
-            os.close(fd)
-        os.chmod(staging, mode)
-        if ids:
-            os.chown(staging, *ids)
-        # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
-        os.utime(staging, (due, due))
-        os.rename(staging, target)
+            os.close(fd)  # releases the lock
     except BaseException:
-        _remove_quietly(staging)
+        _remove_quietly(target if moved else staging)
         raise
+
+
+def _create_staging(staging: str) -> int:
+    """Create STAGING (O_EXCL: never another's file) and lock it. A leftover of the same name
+    (its writer killed) is taken back and the file made anew."""
+    for _ in range(3):
+        try:
+            fd = os.open(staging, CREATE_FLAGS, 0o600)
+        except FileExistsError:
+            if _reclaim(staging) in (REMOVED, GONE):
+                continue
+            raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Between open() and flock() another process may have found the file unlocked and
+            # removed it: then STAGING is no longer this file, and renaming it would move theirs.
+            if _still_at(staging, os.fstat(fd)):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), staging)
+
+
+# What _reclaim found: the file removed, its writer alive (or the file changed too recently),
+# the file gone meanwhile, or not a file of ours (a link, a folder).
+REMOVED, BUSY, GONE, NOT_OURS = "removed", "busy", "gone", "not ours"
+
+
+def _reclaim(path: str, idle_since: float | None = None) -> str:
+    """Remove the staging file PATH if its writer is gone: no process holds its lock (and,
+    with IDLE_SINCE, it has not changed since). The removal happens under the lock, so no
+    writer can be renaming it meanwhile."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except FileNotFoundError:
+        return GONE
+    except OSError as problem:
+        if problem.errno == errno.ELOOP:
+            return NOT_OURS
+        raise
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return BUSY
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return NOT_OURS
+        # ctime, not mtime: the writer sets the mtime to the due time, and nobody can set a ctime.
+        if idle_since is not None and info.st_ctime > idle_since:
+            return BUSY
+        if not _still_at(path, info):
+            return GONE
+        os.unlink(path)
+        return REMOVED
+    finally:
+        os.close(fd)
+
+
+def _still_at(path: str, info: os.stat_result) -> bool:
+    """Whether PATH is still the file INFO describes: not removed or made anew meanwhile."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
+
+
+class Cleaned(namedtuple("Cleaned", "folder removed busy")):
+    """What clean_staging did in FOLDER: the paths it REMOVED, and those left as BUSY (being
+    written, or changed within STAGING_GRACE)."""
+
+    __slots__ = ()
+
+
+def clean_staging(spool_dir: str, now: float, grace: float = STAGING_GRACE) -> Cleaned:
+    """Remove the staging files of ours (notice-*.call) in <spool>/tmp whose writer is gone:
+    no process holds their lock and they have not changed for GRACE seconds before NOW."""
+    folder = os.path.join(spool_dir, STAGING)
+    _check_folder(os.path.join(spool_dir, OUTGOING))  # a wrong spool_dir is not an empty tmp/
+    removed, busy = [], []
+    for name in names_in(folder, missing_ok=True):
+        if not (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            outcome = _reclaim(path, now - grace)
+        except OSError as problem:
+            raise SpoolError(explain(problem, spool_dir, "remove")) from None
+        if outcome == REMOVED:
+            removed.append(path)
+        elif outcome == BUSY:
+            busy.append(path)
+    return Cleaned(folder, removed, busy)
 
 
 def _fsync_or_take_back(folder: str, targets: list[str]) -> None:

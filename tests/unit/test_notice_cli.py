@@ -5,7 +5,9 @@ them in. Outputs are compared whole."""
 import json
 import os
 import re
+import time
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -600,9 +602,29 @@ def test_notice_spool_schedules(spool):
     assert len(outgoing()) == 1
 
 
+# --- gc (its lock and grace with real files: test_staging_lock.py) -------------------------------
+
+def test_gc_removes_the_leftovers_and_says_how_many(spool, monkeypatch):
+    for name in ("notice-20991128094512-9f3a1c2b.call", "notice-20991201103000-5e0c2a91.call", "voicemail.tmp"):
+        spool.create_file(f"{STAGING}/{name}", contents="Channel: Local/7999")
+    monkeypatch.setattr(cli, "time", SimpleNamespace(time=lambda: time.time() + 3600))
+    result = run("gc")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, f"removed 2 leftover staging files from {STAGING}\n", "")
+    assert os.listdir(STAGING) == ["voicemail.tmp"]
+    assert run("gc").stdout == f"removed 0 leftover staging files from {STAGING}\n"
+
+
+def test_gc_of_a_missing_spool_exits_4(spool):
+    result = run("gc", "--spool-dir", "/srv/nowhere")
+    assert result.exit_code == 4
+    assert result.stderr == ("notice gc: error: spool folder /srv/nowhere/outgoing does not exist; "
+                             "is Asterisk installed, and is spool_dir right?\n")
+
+
 # --- help ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["list", "show", "cancel", "history", "import", "spool"])
+@pytest.mark.parametrize("command", ["list", "show", "cancel", "history", "import", "spool", "gc"])
 def test_every_command_has_help_with_an_example(spool, command):
     result = run(command, "--help")
     assert result.exit_code == 0
@@ -615,7 +637,7 @@ def test_every_command_has_help_with_an_example(spool, command):
 
 def test_group_help_lists_the_commands_and_exit_codes(spool):
     text = " ".join(run("--help").stdout.split())
-    for command in ("cancel", "history", "import", "list", "show", "spool"):
+    for command in ("cancel", "gc", "history", "import", "list", "show", "spool"):
         assert f" {command} " in text
     assert "5 a notice named is not there, 6 a notice is being called and was not cancelled" in text
     assert re.fullmatch(r"notice, version \d+\.\d+\.\d+\n", run("--version").stdout)

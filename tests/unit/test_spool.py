@@ -2,11 +2,13 @@
 behind (nothing), the owner, the recording lookup and the syslog line."""
 
 import errno
+import fcntl
 import os
 import pwd
 import stat
 import sys
 import syslog
+import time
 
 import pytest
 
@@ -44,6 +46,48 @@ def layout(fs, run_as):
     make_dir(fs, OUTGOING, 0o775, 105, 109)
     make_dir(fs, STAGING, 0o775, 105, 109)
     return fs
+
+
+class Locks:
+    """flock() as the kernel does it, for the fake file system, whose flock() does nothing:
+    a lock is an inode held through a descriptor until it is closed. hold(path) is another,
+    live process holding that file's lock."""
+
+    def __init__(self):
+        self.held_by: dict[int, int] = {}  # descriptor: inode, the locks of this process
+        self.elsewhere: set[int] = set()  # inodes other processes hold
+        self.taken: list[tuple[int, int]] = []  # (descriptor, operation) of each flock() that locked
+
+    def hold(self, path):
+        self.elsewhere.add(os.stat(path).st_ino)
+
+    def flock(self, fd, operation):
+        inode = os.fstat(fd).st_ino
+        if inode in self.elsewhere:
+            if operation & fcntl.LOCK_NB:
+                raise BlockingIOError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK))
+            raise AssertionError("a blocking flock() on a file another process holds would wait forever")
+        self.held_by[fd] = inode
+        self.taken.append((fd, operation))
+
+    def closed(self, fd):
+        self.held_by.pop(fd, None)
+
+
+@pytest.fixture
+def locks(fs, monkeypatch):
+    table = Locks()
+    real_close = spool.os.close
+
+    def close(fd):
+        table.closed(fd)
+        return real_close(fd)
+
+    # On pyfakefs' own fcntl and os objects: it puts them back in spool's globals when the
+    # test starts, after the fixtures.
+    monkeypatch.setattr(spool.fcntl, "flock", lambda fd, operation: table.flock(fd, operation))
+    monkeypatch.setattr(spool.os, "close", close)
+    return table
 
 
 def spool_it(text=TEXT, mode=0o644, owner=None):
@@ -324,14 +368,69 @@ def test_full_disk_is_refused_and_the_partial_file_removed(layout):
 
 # --- names that exist already ------------------------------------------------------------
 
-def test_existing_staging_file_is_neither_used_nor_removed(layout):
+def test_staging_file_another_writer_holds_is_neither_used_nor_removed(layout, locks):
     layout.create_file(STAGED, contents="another notice-spool is writing this")
+    locks.hold(STAGED)
     problem = refusal()
     assert str(problem) == f"{STAGED} already exists; not overwriting it (schedule the notice again for a new name)"
     with open(STAGED) as stream:
         assert stream.read() == "another notice-spool is writing this"
     assert listing(STAGING) == [NAME]
     assert listing(OUTGOING) == []
+
+
+def test_leftover_staging_file_of_a_killed_writer_is_taken_back(layout, locks):
+    """An import run again after a crash meets the staging file of its own notice: unlocked,
+    its writer is gone, so it is removed and the notice written anew."""
+    layout.create_file(STAGED, contents="Channel: Local/7999")
+    assert spool_it() == TARGET
+    with open(TARGET, "rb") as stream:
+        assert stream.read() == TEXT.encode()
+    assert os.stat(TARGET).st_mtime_ns == DUE * 10**9
+    assert listing(STAGING) == []
+
+
+def test_staging_file_is_locked_from_its_creation_to_its_rename(layout, locks, monkeypatch):
+    real_rename, real_open = spool.os.rename, spool.os.open
+    opened = []
+
+    def open_(path, flags, *rest):
+        fd = real_open(path, flags, *rest)
+        if path == STAGED and called_from_spool():
+            opened.append(fd)
+            assert locks.held_by == {}  # not locked before it exists
+        return fd
+
+    def rename(src, dst):
+        assert locks.held_by == {opened[0]: os.stat(src).st_ino}
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(spool.os, "open", open_)
+    monkeypatch.setattr(spool.os, "rename", rename)
+    spool_it()
+    assert locks.taken == [(opened[0], fcntl.LOCK_EX)]  # blocking: waits out a gc looking at it
+    assert locks.held_by == {}  # released once in outgoing/
+
+
+def test_staging_file_removed_between_its_open_and_its_lock_is_made_again(layout, locks, monkeypatch):
+    """notice gc (or an import) may find the file in the instant before the writer locks it,
+    and remove it: the writer must not then rename whatever has that name, but write anew."""
+    real_flock = locks.flock
+    removed = []
+
+    def flock(fd, operation):
+        if not removed:
+            os.unlink(STAGED)
+            removed.append(STAGED)
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(locks, "flock", flock)
+    assert spool_it() == TARGET
+    assert removed == [STAGED]
+    with open(TARGET, "rb") as stream:
+        assert stream.read() == TEXT.encode()
+    assert listing(STAGING) == []
+    assert len(locks.taken) == 2
 
 
 def test_existing_staging_symlink_is_not_followed(layout):
@@ -360,6 +459,66 @@ def test_existing_target_symlink_is_not_overwritten(layout):
     refusal()
     assert os.readlink(TARGET) == "/nowhere"
     assert listing(STAGING) == []
+
+
+# --- leftovers of killed writers: notice gc ---------------------------------------------
+# (pyfakefs' os.open() sets a file's ctime, which the kernel does not: the grace period is
+# tested with real files in test_staging_lock.py)
+
+def leftover(fs, name, contents="Channel: Local/7999"):
+    """A staging file as a writer killed mid-write leaves it."""
+    return fs.create_file(f"{STAGING}/{name}", contents=contents).path
+
+
+def later() -> float:
+    """A moment by which every file made so far has been idle for longer than the grace."""
+    return time.time() + spool.STAGING_GRACE + 1
+
+
+def test_gc_removes_our_unlocked_staging_files_and_nothing_else(layout, locks):
+    dead = leftover(layout, NAME)
+    imported = leftover(layout, "notice-20991201103000-5e0c2a91.call", contents="")
+    live = leftover(layout, "notice-20261128093001-11111111.call")
+    locks.hold(live)
+    others = [leftover(layout, "voicemail-4242.tmp"), leftover(layout, "notice-1.txt"), leftover(layout, "x.call")]
+    layout.create_file(TARGET, contents=TEXT)
+    layout.create_symlink(f"{STAGING}/notice-link.call", TARGET)
+    layout.create_dir(f"{STAGING}/notice-folder.call")
+    cleaned = spool.clean_staging(SPOOL, later())
+    assert (cleaned.folder, sorted(cleaned.removed), cleaned.busy) == (STAGING, sorted([dead, imported]), [live])
+    assert listing(STAGING) == sorted([os.path.basename(path) for path in [live] + others]
+                                      + ["notice-folder.call", "notice-link.call"])
+    assert listing(OUTGOING) == [NAME]
+    with open(TARGET) as stream:
+        assert stream.read() == TEXT
+
+
+def test_gc_without_a_staging_folder_removes_nothing(fs, run_as):
+    make_dir(fs, OUTGOING, 0o775)
+    assert spool.clean_staging(SPOOL, later()) == spool.Cleaned(STAGING, [], [])
+    assert not os.path.exists(STAGING)
+
+
+def test_gc_of_a_spool_that_is_not_there_is_refused(fs, run_as):
+    with pytest.raises(SpoolError) as caught:
+        spool.clean_staging("/srv/nowhere", later())
+    assert caught.value.exit_code == EXIT_SPOOL
+    assert str(caught.value) == ("spool folder /srv/nowhere/outgoing does not exist; "
+                                 "is Asterisk installed, and is spool_dir right?")
+
+
+def test_gc_that_may_not_remove_a_leftover_is_refused_and_removes_nothing(fs, run_as, locks):
+    make_dir(fs, OUTGOING, 0o775)
+    make_dir(fs, STAGING, 0o755)
+    path = leftover(fs, NAME)
+    run_as(1000, 1000)
+    with pytest.raises(SpoolError) as caught:
+        spool.clean_staging(SPOOL, later())
+    assert caught.value.exit_code == EXIT_SPOOL
+    # (the real unlink() names the whole path; pyfakefs' its last part)
+    assert str(caught.value).startswith("permission denied on ") and NAME in str(caught.value)
+    assert str(caught.value).endswith(PERMISSION_HINT)
+    assert listing(STAGING) == [NAME]
 
 
 # --- owner -------------------------------------------------------------------------------
