@@ -469,7 +469,9 @@ def _current_user(pwd) -> str:
 
 def explain(problem: OSError, spool_dir: str, doing: str = "write") -> str:
     """One line an admin can act on, for a failure while DOING (write, read, remove) the spool."""
-    where = problem.filename or spool_dir
+    # A failed rename names both paths: the staging file was just made in tmp/, so the trouble
+    # is where it was going (outgoing/ not writable, say).
+    where = problem.filename2 or problem.filename or spool_dir
     code = problem.errno
     if code == errno.EXDEV:
         return (f"{os.path.join(spool_dir, STAGING)} and {os.path.join(spool_dir, OUTGOING)} are on different "
