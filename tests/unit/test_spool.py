@@ -339,7 +339,9 @@ def test_read_only_outgoing_refuses_the_move_and_the_staging_file_is_removed(fs,
     make_dir(fs, STAGING, 0o777)
     run_as(1000, 1000)
     problem = refusal()
-    assert str(problem).startswith("permission denied on ")
+    # outgoing/, where the file was going, not tmp/ (the real rename() names TARGET: test_faults.py)
+    assert str(problem).startswith(f"permission denied on {OUTGOING}")
+    assert str(problem).endswith(PERMISSION_HINT)
     assert_nothing_spooled()
 
 
@@ -641,6 +643,11 @@ def test_interrupt_while_writing_removes_the_staging_file_and_is_not_hidden(layo
 def test_explain(code, filename, message):
     problem = OSError(code, os.strerror(code), *([filename] if filename else []))
     assert spool.explain(problem, SPOOL) == message
+
+
+def test_explain_a_failed_move_names_where_it_was_going():
+    problem = OSError(errno.EACCES, os.strerror(errno.EACCES), STAGED, None, TARGET)
+    assert spool.explain(problem, SPOOL) == f"permission denied on {TARGET}{PERMISSION_HINT}"
 
 
 # --- the recording -----------------------------------------------------------------------
