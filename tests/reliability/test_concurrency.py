@@ -1,0 +1,91 @@
+"""Many operators at once: SPOOLERS notice-spool processes with the same number, recording and
+time, a `notice import` of IMPORT_ROWS rows and a `notice cancel` of CANCELLED other pending
+notices, all let go at the same instant on one spool.
+
+Every notice-spool must print its own notice, and find it in outgoing/, whole and its own
+(none lost, none overwritten by another); every imported row must be there; the cancelled
+notices must be gone, and only those; tmp/ must be empty.
+
+So that they really meet in the spool, rather than one after another as they start (a
+Python start takes longer than the spooling), each process is started first and waits,
+imports done, on a shared lock that the test then releases: the installed console scripts
+run from there (runpy), exactly as they run from a shell.
+"""
+
+from __future__ import annotations
+
+import calendar
+import fcntl
+import re
+import subprocess
+import sys
+import time
+
+from notice_cli.notice import content_id
+
+from realspool import KEYPAD, KEYPAD_DUE, NOTICE, NOTICE_SPOOL, RECORDING, Site, check_call_file
+
+SPOOLERS = 200
+IMPORT_ROWS = 300
+PENDING = 100  # notices already there; half are cancelled
+CANCELLED = PENDING // 2
+NUMBER = "79991234567"
+IMPORT_WHEN = "2099-05-06 07:08"
+IMPORT_DUE = calendar.timegm((2099, 5, 6, 7, 8, 0))
+# Waits on the barrier's lock, then runs the console script SCRIPT with the arguments after it.
+WAITING = """
+import fcntl, runpy, sys
+import notice_cli.entry, notice_cli.schedule, notice_cli.settings, notice_cli.spool  # before the start
+barrier, script = open(sys.argv[1]), sys.argv[2]
+print("ready", flush=True)
+fcntl.flock(barrier, fcntl.LOCK_SH)
+sys.argv = [script] + sys.argv[3:]
+runpy.run_path(script, run_name="__main__")
+"""
+SCHEDULED = re.compile(r"notice (\S+) scheduled for 2099-01-02T03:04:00\+00:00: (\S+)\n")
+
+
+def test_many_at_once_lose_nothing_and_overwrite_nothing(tmp_path_factory, figures):
+    site = Site(tmp_path_factory.mktemp("concurrency"))
+    ids = [f"pending-{i:03d}" for i in range(PENDING)]
+    pending = site.write_csv("pending.csv", [(i, "7999000" + i[-3:], RECORDING, "2099-04-05 06:07") for i in ids],
+                             header=("id", "number", "recording", "when"))
+    assert site.run(NOTICE, "import", str(pending)).returncode == 0
+    numbers = [f"7888{i:07d}" for i in range(IMPORT_ROWS)]
+    rows = site.write_csv("rows.csv", [(number, RECORDING, IMPORT_WHEN) for number in numbers])
+    barrier = site.base / "barrier"
+    barrier.touch()
+    with open(barrier) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        commands = [[NOTICE_SPOOL, NUMBER, RECORDING, KEYPAD]] * SPOOLERS + [
+            [NOTICE, "import", str(rows)], [NOTICE, "cancel", "--yes", *ids[:CANCELLED]]]
+        processes = [site.start(sys.executable, "-c", WAITING, str(barrier), *command) for command in commands]
+        for process in processes:
+            assert process.stdout.readline() == "ready\n"
+        began = time.monotonic()
+    # closed: every process goes at once
+    results = [process.communicate(timeout=300) for process in processes]
+    took = time.monotonic() - began
+    codes = [process.returncode for process in processes]
+
+    assert codes == [0] * len(processes), [(code, err) for code, (_, err) in zip(codes, results) if code][:3]
+    assert [err for _, err in results] == [""] * len(processes)
+    spooled = [SCHEDULED.fullmatch(out).groups() for out, _ in results[:SPOOLERS]]
+    assert len({notice_id for notice_id, _ in spooled}) == len({path for _, path in spooled}) == SPOOLERS
+    for notice_id, path in spooled:
+        assert path == str(site.outgoing / f"notice-{notice_id}.call")
+        check_call_file(site.outgoing / f"notice-{notice_id}.call", NUMBER, KEYPAD_DUE)  # its own id inside
+    imported, cancelled = results[SPOOLERS][0], results[SPOOLERS + 1][0]
+    assert imported == f"spooled {IMPORT_ROWS} notices from {rows}\n"
+    assert [line.split(":")[0] for line in cancelled.splitlines()] == [f"cancelled {i}" for i in ids[:CANCELLED]]
+
+    expected = ({f"notice-{notice_id}.call" for notice_id, _ in spooled}
+                | {f"notice-{content_id(number, RECORDING, IMPORT_DUE)}.call" for number in numbers}
+                | {f"notice-{i}.call" for i in ids[CANCELLED:]})
+    assert set(site.spooled()) == expected
+    for name in site.spooled():
+        check_call_file(site.outgoing / name)
+    assert site.staged() == []
+    figures(f"concurrency: {SPOOLERS} notice-spool at once (same number, recording and time): {SPOOLERS} distinct "
+            f"notices, whole, none lost or overwritten; beside them an import of {IMPORT_ROWS} rows (all there) and "
+            f"a cancel of {CANCELLED} of {PENDING} pending notices (those gone, the others there); {took:.1f} s")
