@@ -49,10 +49,17 @@ unit: venv
 
 # The sid sandbox (Asterisk 22) is required: in CI (CI=true) its tests fail rather than skip
 # without it. bullseye (Asterisk 16) is built too when it can be; its tests run when it is there.
+# The reliability figures (README, "Reliability"): FUZZ_EXAMPLES cases per property-based test
+# (4 tests: 10,400 cases; the run fails if fewer than MIN_CASES ran) and CRASH_RUNS processes
+# killed; the figures are printed at the end. `make test CRASH_RUNS=100` for a quicker run.
+FUZZ_EXAMPLES ?= 2600
+MIN_CASES     ?= 10000
+CRASH_RUNS    ?= 1000
+
 test: venv
 	-bash tests/asterisk/sandbox.sh sid >/dev/null || echo "warning: the sid sandbox could not be built"
 	-bash tests/asterisk/sandbox.sh bullseye >/dev/null || echo "note: no bullseye sandbox; Asterisk 16 is not tested"
-	$(BIN)/pytest
+	NOTICE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) NOTICE_MIN_CASES=$(MIN_CASES) NOTICE_CRASH_RUNS=$(CRASH_RUNS) $(BIN)/pytest
 
 # Both benchmarks run whatever the first one says; the target fails if either does.
 bench: venv bench-packages

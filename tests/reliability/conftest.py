@@ -2,12 +2,18 @@
 terminal summary): how many cases each property-based test ran, how many processes the crash
 test killed and what they left, the fault cases, the concurrency counts. `make test` prints
 them in CI; the README's "Reliability" section quotes them.
+
+NOTICE_MIN_CASES (CI: see the Makefile) fails the run if the property-based tests ran fewer
+cases in all: the figure is checked, not assumed.
 """
+
+import os
 
 import pytest
 
 CASES = pytest.StashKey[dict]()  # property test: cases run
 FIGURES = pytest.StashKey[list]()  # lines the tests report through the `figures` fixture
+SHORT = pytest.StashKey[str]()  # why the run failed for want of cases
 
 
 def pytest_configure(config):
@@ -40,11 +46,21 @@ def figures(pytestconfig):
     return pytestconfig.stash[FIGURES].append
 
 
+def pytest_sessionfinish(session):
+    minimum = int(os.environ.get("NOTICE_MIN_CASES") or 0)
+    total = sum(session.config.stash[CASES].values())
+    if total < minimum:
+        session.config.stash[SHORT] = f"only {total:,} property-based cases ran; NOTICE_MIN_CASES is {minimum:,}"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter, config):
     counts, lines = config.stash[CASES], config.stash[FIGURES]
-    if not counts and not lines:
+    if not counts and not lines and SHORT not in config.stash:
         return
     terminalreporter.section("reliability figures")
+    if SHORT in config.stash:
+        terminalreporter.write_line(f"FAILED: {config.stash[SHORT]}", red=True)
     if counts:
         terminalreporter.write_line(f"property-based cases: {sum(counts.values()):,} in {len(counts)} tests")
         for name, count in sorted(counts.items()):
