@@ -29,7 +29,7 @@ from .notice import (Notice, call_file_for, check_notice_id, check_number, check
 from .schedule import recording_path
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, log_lines, names_in, spool_call_files
-from .when import format_due, parse_instant
+from .when import check_future, format_due, parse_instant
 
 COLUMNS = ("number", "recording", "when", "id")
 REQUIRED = ("number", "recording", "when")
@@ -134,9 +134,7 @@ def plan(rows: Iterable[tuple[int, dict[str, str] | str]], settings: Settings, n
                     raise InvalidInput(f"id {notice_id} is also on line {first_line[notice_id]}; ids must differ")
                 skipped.append((line, notice_id, f"the same as line {first_line[notice_id]}"))
                 continue
-            if due <= now:
-                raise InvalidInput(f"time {shown(row['when'].strip())} is in the past ({format_due(due, zone)}); "
-                                   "give a future time")
+            check_future(due, row["when"], zone, now)
             path = _recording(recording, settings, recordings)
         except InvalidInput as problem:
             problems.append(f"line {line}: {problem}")

@@ -40,9 +40,14 @@ FORMS = "keypad YYYY*MM*DD**HH***MM, ISO 8601 like '2026-12-01 10:30', or relati
 
 def parse_when(text: str, zone: tzinfo, now: float) -> int:
     """The instant (Unix seconds) WHEN names, refused unless it is a real, future time."""
-    due = parse_instant(text, zone, now)
+    return check_future(parse_instant(text, zone, now), text, zone, now)
+
+
+def check_future(due: int, text: str, zone: tzinfo, now: float) -> int:
+    """DUE, the instant TEXT names, if a notice may be scheduled for it: after NOW, and no later
+    than the year 9999 (beyond it, no date can show it: notice list could not either)."""
     if due > LAST_SECOND:
-        raise InvalidInput(f"time {shown(text)} is after the year 9999; give a time before then")
+        raise InvalidInput(f"time {shown(text.strip())} is after the year 9999; give a time before then")
     if due <= now:
         raise InvalidInput(f"time {shown(text.strip())} is in the past ({format_due(due, zone)}); give a future time")
     return due

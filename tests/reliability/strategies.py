@@ -44,7 +44,8 @@ def attacked(valid: st.SearchStrategy) -> st.SearchStrategy:
 
 VALID_NUMBERS = st.from_regex(r"\+?[0-9]{1,31}", fullmatch=True)
 NUMBERS = attacked(VALID_NUMBERS)
-RECORDING_NAMES = attacked(st.sampled_from(RECORDINGS + ("1", "2", "07")))
+RECORDING_CHOICES = st.sampled_from(RECORDINGS + ("1", "2", "07"))
+RECORDING_NAMES = attacked(RECORDING_CHOICES)
 CALLER_IDS = ('"Clinic" <74951234567>', "Desk", "100")
 CHANNELS = ("Local/{number}@from-internal", "PJSIP/{number}@trunk", "SIP/trunk/{number}")
 
@@ -82,7 +83,8 @@ def near_now(draw):
 
 
 RELATIVE = st.from_regex(r"\+([0-9]{1,4}[smhdw]){1,3}", fullmatch=True)
-WHENS = attacked(st.one_of(keypad_times(), iso_times(), RELATIVE, near_now()))
+TIMES = st.one_of(keypad_times(), iso_times(), RELATIVE, near_now())
+WHENS = attacked(TIMES)
 
 
 @st.composite

@@ -100,3 +100,9 @@ def test_each_recording_is_looked_up_once(recordings, monkeypatch):
 def test_summary():
     assert Imported(1, 0, 0).report("f.csv") == "spooled 1 notice from f.csv"
     assert Imported(0, 3, 1).report("-") == "spooled 0 notices from -; 3 already scheduled (skipped); 1 invalid row skipped"
+
+
+def test_a_time_after_the_year_9999_is_refused_as_notice_spool_refuses_it(recordings):
+    checked = plan(rows("number,recording,when\n1,hello,9999-12-31T23:59:59-12:00\n"), SETTINGS, NOW, {})
+    assert (checked.notices, checked.problems) == ([], [
+        "line 2: time '9999-12-31T23:59:59-12:00' is after the year 9999; give a time before then"])
