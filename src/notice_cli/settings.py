@@ -63,14 +63,10 @@ def _whole(low: int, high: int) -> Callable[[str], int]:
     return convert
 
 
-def _spool_dir(text: str) -> str:
-    if "\0" in text:
-        raise ValueError("must be a folder path")
-    return text
-
-
-def _recordings_dir(text: str) -> str:
-    # The path goes into Playback's argument, where ',' and '&' have a meaning of their own.
+def _folder(text: str) -> str:
+    # A recordings folder goes into Playback's argument, where ',' and '&' have a meaning of
+    # their own. A spool folder with a blank, a ';' (an Asterisk-style comment left in
+    # notice.conf) or a line break is a slip to name with its source, not a folder to look for.
     if not re.fullmatch(r"/[A-Za-z0-9_./-]*", text):
         raise ValueError("must be an absolute path of letters, digits, '_', '.', '-' and '/'")
     return text.rstrip("/") or "/"
@@ -135,11 +131,11 @@ class Setting(namedtuple("Setting", "name env convert metavar help")):
 
 
 SETTINGS = (
-    Setting("spool_dir", "NOTICE_SPOOL_DIR", _spool_dir, "DIR",
+    Setting("spool_dir", "NOTICE_SPOOL_DIR", _folder, "DIR",
             "Asterisk's spool folder: notices go to DIR/outgoing, staged in DIR/tmp. [/var/spool/asterisk]"),
-    Setting("recordings_dir", "NOTICE_RECORDINGS_DIR", _recordings_dir, "DIR",
+    Setting("recordings_dir", "NOTICE_RECORDINGS_DIR", _folder, "DIR",
             "Folder of the recordings, as Asterisk sees it. [/var/spool/asterisk/notice]"),
-    Setting("prepared_dir", "NOTICE_PREPARED_DIR", _recordings_dir, "DIR",
+    Setting("prepared_dir", "NOTICE_PREPARED_DIR", _folder, "DIR",
             "Folder of the prepared recordings 1.wav, 2.wav, ... picked by number. "
             "[/var/spool/asterisk/notice/prepared]"),
     Setting("channel", "NOTICE_CHANNEL", _channel, "TEMPLATE",
@@ -207,7 +203,7 @@ def config_path(option: str | None, environ: Mapping[str, str]) -> tuple[str, bo
 def read_config(path: str, explicit: bool) -> dict[str, str]:
     """The [notice] section of the INI file at PATH; {} when the default file is absent."""
     try:
-        with open(path, encoding="utf-8") as stream:
+        with open(path, encoding="utf-8-sig") as stream:  # a byte order mark is no part of the text
             text = stream.read()
     except FileNotFoundError:
         if explicit:

@@ -34,6 +34,7 @@ NOTICE_FUZZ_EXAMPLES sets the number of files per run.
 """
 
 import csv
+import functools
 import io
 import os
 import re
@@ -174,6 +175,7 @@ ATTACKED_VALUES = {
 }
 
 
+@functools.lru_cache(maxsize=None)  # a strategy made once is drawn from quickly
 def one_in(count: int) -> st.SearchStrategy:
     """True once in COUNT draws (st.integers would favour its bounds)."""
     return st.sampled_from([False] * (count - 1) + [True])

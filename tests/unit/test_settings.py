@@ -67,6 +67,9 @@ def test_empty_caller_id_option_clears_the_configured_one():
     ("recordings_dir", "notice", "option", "must be an absolute path"),
     ("recordings_dir", "/var/rec,x", "option", "must be an absolute path of letters"),
     ("recordings_dir", "/var/rec&/etc/x", "env", "must be an absolute path of letters"),
+    ("spool_dir", "/var/spool/asterisk ; Asterisk's spool", "file", "must be an absolute path of letters"),
+    ("spool_dir", "/var/spool/asterisk\n", "env", "must be an absolute path of letters"),
+    ("spool_dir", "spool", "option", "must be an absolute path"),
     ("tz", "Mars/Olympus", "env", "is unknown"),
     ("owner", "bad user", "file", "must be a user name"),
     ("file_mode", "0400", "option", "must let the owner read and write"),
@@ -132,3 +135,8 @@ def test_unreadable_config_file_is_refused(fs):
     fs.create_file(DEFAULT_CONFIG, contents=b"[notice]\ncaller_id = \xff\xfe\n")
     with pytest.raises(InvalidInput, match="cannot be read"):
         load({}, environ={})
+
+
+def test_a_byte_order_mark_is_no_part_of_the_config_file(fs):
+    fs.create_file(DEFAULT_CONFIG, contents="\ufeff[notice]\nwait_time = 45\n".encode())
+    assert load({}, environ={}).wait_time == 45
