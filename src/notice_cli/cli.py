@@ -332,7 +332,9 @@ def import_command(ctx, file, skip_invalid, config, **options):
         from .bulk import import_notices
 
         settings = load(options, config)
-        source = getattr(file, "name", None) or "<stdin>"
+        # A name that is not UTF-8 (an old file system's) could be neither printed on a strict
+        # terminal nor logged to syslog, after the notices were spooled: show it as click does.
+        source = click.format_filename(getattr(file, "name", None) or "<stdin>")
         bar = None
 
         def planned(plan):

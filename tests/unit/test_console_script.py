@@ -212,3 +212,72 @@ def test_dry_run_prints_the_call_file_and_writes_nothing(place):
     assert re.fullmatch(rf"# notice \d{{14}}-[0-9a-f]{{8}} due {re.escape(DUE_TEXT)} \(dry run: not spooled\)", header)
     assert body[0] == "Channel: Local/79991234567@from-internal"
     assert place.spooled() == [] and place.staged() == []
+
+
+# --- bytes that are not UTF-8, in argv and in the environment ---------------------------------
+# Python hands them over as lone surrogates (surrogateescape); each must be refused in one line
+# that shows them escaped, whichever path serves the command line, and nothing written.
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("args", [
+    [b"7999\xff1234", RECORDING, KEYPAD],
+    [b"\xd9", RECORDING, KEYPAD],  # an Arabic-Indic digit (d9 a3) cut after its first byte
+    ["79991234567", b"rec_\xff", KEYPAD],
+    ["79991234567", RECORDING.encode() + b"\x80", KEYPAD],
+    ["79991234567", RECORDING, b"2099*01*02**03***0\xff"],
+    ["79991234567", RECORDING, b"\xff"],
+    ["79991234567", RECORDING, b"2099-01-02 03:04\xc3"],
+], ids=["number", "number, a cut digit", "recording", "recording, a stray byte", "keypad time",
+        "time, one byte", "time, a cut character"])
+def test_arguments_that_are_not_utf8_exit_3_in_one_line(place, path, args):
+    done = place.run(*PATHS[path], *args)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith(ERROR_PREFIX) and done.stderr.count("\n") == 1, done.stderr
+    assert "\\udc" in done.stderr  # the byte, shown escaped
+    assert place.spooled() == [] and place.staged() == []
+
+
+@pytest.mark.parametrize("option, value, source", [
+    ("--channel", b"Local/{number}@\xff", "option --channel"),
+    ("--caller-id", b"Desk \xff", "option --caller-id"),
+    ("--tz", b"Europe/\xff", "option --tz"),
+    ("--spool-dir", b"/var/spool/\xff", "option --spool-dir"),
+    ("--recordings-dir", b"/var/\xffrecordings", "option --recordings-dir"),
+    ("--config", b"/nowhere/\xff.conf", "config file /nowhere/"),
+])
+def test_options_that_are_not_utf8_exit_3_naming_the_option(place, option, value, source):
+    done = place.run(option, value, "79991234567", RECORDING, KEYPAD)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith(ERROR_PREFIX) and done.stderr.count("\n") == 1, done.stderr
+    assert source in done.stderr
+    assert place.spooled() == [] and place.staged() == []
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("variable, value", [
+    ("NOTICE_CHANNEL", b"Local/{number}@\xff"), ("NOTICE_CALLER_ID", b"\xffDesk"), ("NOTICE_TZ", b"\xff"),
+    ("NOTICE_SPOOL_DIR", b"/var/spool/\xff"), ("NOTICE_RECORDINGS_DIR", b"/\xff"), ("NOTICE_OWNER", b"aster\xffisk"),
+    ("NOTICE_CONFIG", b"/nowhere/\xff.conf"),
+])
+def test_environment_values_that_are_not_utf8_exit_3_naming_the_variable(place, path, variable, value):
+    done = place.run(*PATHS[path], "79991234567", RECORDING, KEYPAD, **{variable: value})
+    if "--tz" in PATHS[path] and variable == "NOTICE_TZ":  # the option wins: the variable is not read
+        assert done.returncode == 0 and len(place.spooled()) == 1
+        return
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith(ERROR_PREFIX) and done.stderr.count("\n") == 1, done.stderr
+    assert (variable in done.stderr) if variable != "NOTICE_CONFIG" else ("config file /nowhere/" in done.stderr)
+    assert place.spooled() == [] and place.staged() == []
+
+
+def test_import_of_a_file_whose_name_is_not_utf8_reports_it_on_a_strict_terminal(place):
+    """A file name from an old file system, on a server whose locale makes stdout strict (as
+    en_US.UTF-8 does): the notices are spooled and the report says so, in a name it can show."""
+    name = os.fsencode(place.spool.parent) + b"/r\xe9servations.csv"  # Latin-1, not UTF-8
+    with open(name, "w") as stream:
+        stream.write(f"number,recording,when\n79991234567,{RECORDING},{KEYPAD}\n")
+    done = subprocess.run([str(SCRIPT.parent / "notice"), "import", name], capture_output=True, text=True,
+                          env={**place.env, "PYTHONIOENCODING": "utf-8:strict"}, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"spooled 1 notice from {place.spool.parent}/r\ufffdservations.csv\n"
+    assert len(place.spooled()) == 1
