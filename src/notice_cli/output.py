@@ -7,16 +7,17 @@ Times are ISO 8601 with the configured zone's offset at that instant, in every f
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
-from functools import lru_cache
-from itertools import islice, repeat
+from itertools import islice
 from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import TextIO
 
 from .inventory import Found, Listed
-from .record import ABORT, END, attempt_log
+from .record import ABORT, END, STATES, SpooledNotice, attempt_log, outcome_of
 from .callfile import read_fields
 from .when import format_due
 
@@ -26,29 +27,79 @@ FINISHED_COLUMNS = ("id", "due", "number", "outcome", "attempts", "last_attempt"
 MISSING = "-"  # an unknown value in a table; null in JSON, empty in CSV
 CHUNK = 4096  # rows formatted and written at a time
 
+# A listing of 100,000 notices costs about a second of system calls, and each Python-level
+# step per row adds a hundredth of that: so the rows are made and written a chunk at a time,
+# a column at a time, by C loops (map, zip, join, %) over these getters and lookup tables,
+# with Python code run once per distinct value (times, recordings, outcomes repeat).
+_ID, _NUMBER, _RECORDING, _ATTEMPTS, _LAST_ATTEMPT, _CALLING, _STATUS = (
+    itemgetter(SpooledNotice._fields.index(field))
+    for field in ("id", "number", "recording", "attempts", "last_attempt", "calling", "status"))
+_MINUTES_SECONDS = [f"{minute:02d}:{second:02d}" for minute in range(60) for second in range(60)]
+
 
 def clock(zone: tzinfo):
-    """format_due in ZONE, remembering recent instants (notices share due minutes)."""
-    @lru_cache(maxsize=4096)
+    """format_due in ZONE, for the many times of a listing: an hour (UTC) through which the
+    zone's offset stays the same is formatted once -- its local date and hour, its offset --
+    and a time in it is that with the time's minute and second, the same text for a tenth of
+    the work. An hour that does not start at a whole local hour (an offset of +05:30) or in
+    which the offset changes goes through format_due for each time. No zone changes its
+    offset twice within an hour (the closest changes in the tz database are 4 days apart),
+    so one that is the same at the hour's first and last second is the same throughout."""
+    hours = {}
+
     def when(at: int | None) -> str | None:
-        return None if at is None else format_due(at, zone)
+        if at is None:
+            return None
+        hour, second = divmod(at, 3600)
+        parts = hours.get(hour)
+        if parts is None:
+            parts = hours[hour] = _hour_parts(hour * 3600, zone) if type(at) is int else ()
+        return parts[0] + _MINUTES_SECONDS[second] + parts[1] if parts else format_due(at, zone)
 
     return when
+
+
+def _hour_parts(start: int, zone: tzinfo) -> tuple[str, str] | tuple[()]:
+    """(local date and hour, offset) of the hour from START, e.g. ('2026-12-01T10:', '+03:00'),
+    if its times differ in minutes and seconds alone; else ()."""
+    first = format_due(start, zone)
+    head, tail = first[:14], first[19:]
+    if first[14:19] == "00:00" and format_due(start + 3599, zone) == f"{head}59:59{tail}":
+        return head, tail
+    return ()
 
 
 def pending_rows(listed: Iterable[Listed], zone: tzinfo, recordings_dir: str) -> Iterator[tuple]:
     """One row of PENDING_COLUMNS per pending notice."""
     when = clock(zone)
     name = recording_namer(recordings_dir)
-    for at, notice in listed:
-        yield notice.id, when(at), notice.number, name(notice.recording), notice.attempts, notice.state
+    for ats, notices in _chunks(listed):
+        states = map(STATES.__getitem__, zip(map(_CALLING, notices), map(bool, map(_ATTEMPTS, notices))))
+        yield from zip(map(_ID, notices), _each(when, ats), map(_NUMBER, notices),
+                       _each(name, map(_RECORDING, notices)), map(_ATTEMPTS, notices), states)
 
 
 def finished_rows(listed: Iterable[Listed], zone: tzinfo) -> Iterator[tuple]:
     """One row of FINISHED_COLUMNS per finished notice."""
     when = clock(zone)
-    for at, notice in listed:
-        yield notice.id, when(at), notice.number, notice.outcome, notice.attempts, when(notice.last_attempt)
+    for ats, notices in _chunks(listed):
+        yield from zip(map(_ID, notices), _each(when, ats), map(_NUMBER, notices),
+                       _each(outcome_of, map(_STATUS, notices)), map(_ATTEMPTS, notices),
+                       _each(when, map(_LAST_ATTEMPT, notices)))
+
+
+def _chunks(listed: Iterable[Listed]) -> Iterator[tuple[tuple, tuple]]:
+    """(times, notices) of each CHUNK of LISTED."""
+    entries = iter(listed)
+    while chunk := list(islice(entries, CHUNK)):
+        yield tuple(zip(*chunk))
+
+
+def _each(function, values: Iterable) -> Iterator:
+    """FUNCTION of each of VALUES, called once per distinct value."""
+    values = tuple(values)
+    results = {value: function(value) for value in set(values)}
+    return map(results.__getitem__, values)
 
 
 def recording_namer(recordings_dir: str):
@@ -69,14 +120,18 @@ def write(rows: Iterable[tuple], columns: tuple[str, ...], form: str, out: TextI
 
 def write_table(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
     """Columns as wide as their widest value, two blanks apart, a header in capitals. The
-    widths need every row first (the listing is in memory anyway, sorted); the work is done
-    a column at a time by str and map, not by a Python loop per value."""
+    widths need every row first (the listing is in memory anyway, sorted); then each line is
+    one %-format of its row, which pads as str.ljust does."""
+    rows = list(rows)
     header = [column.upper() for column in columns]
-    cells = [_texts(column) for column in zip(*rows)] or [[] for _ in columns]
-    widths = [max(len(title), *map(len, column), 0) for title, column in zip(header, cells)]
-    padded = [list(map(str.ljust, column, repeat(width))) for column, width in zip(cells[:-1], widths)]
+    cells = list(zip(*rows)) or [() for _ in columns]
+    kinds = [set(map(type, column)) for column in cells]
+    texts = [column if kind <= {str} else _texts(column) for column, kind in zip(cells, kinds)]
+    widths = [max(len(title), max(map(len, column), default=0)) for title, column in zip(header, texts)]
     out.write("  ".join([title.ljust(width) for title, width in zip(header, widths)][:-1] + header[-1:]) + "\n")
-    lines = map("  ".join, zip(*padded, cells[-1]))
+    line = "  ".join([f"%-{width}s" for width in widths[:-1]] + ["%s"])
+    # %s shows a value as str() does; only an unknown one must be shown otherwise (MISSING)
+    lines = map(line.__mod__, zip(*texts) if any(type(None) in kind for kind in kinds) else rows)
     for chunk in iter(lambda: list(islice(lines, CHUNK)), []):
         out.write("\n".join(chunk) + "\n")
 
@@ -89,32 +144,34 @@ def _texts(column: tuple) -> list[str]:
 
 def write_json(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
     """A JSON array of objects, one per line, written a chunk of rows at a time (memory stays
-    flat); each value is encoded by json's own encode_basestring, as ensure_ascii=False does,
-    a column at a time."""
-    template = "{{" + ", ".join(f"{encode_basestring(column)}: {{}}" for column in columns) + "}}"
+    flat); each value is encoded as json.dumps(ensure_ascii=False) does, by json's own
+    encode_basestring, a column at a time -- or, for a column of text that has nothing to
+    escape (ids, times, numbers), not at all: the line's %-template quotes it."""
+    keys = [encode_basestring(column).replace("%", "%%") for column in columns]
     separator = "["
     rows = iter(rows)
-    while True:
-        chunk = list(islice(rows, CHUNK))
-        if not chunk:
-            break
+    while chunk := list(islice(rows, CHUNK)):
         encoded = [_json_column(column) for column in zip(*chunk)]
-        out.write(separator + ",\n ".join(map(template.format, *encoded)))
+        template = "{" + ", ".join(f"{key}: {form}" for key, (form, _) in zip(keys, encoded)) + "}"
+        out.write(separator + ",\n ".join(map(template.__mod__, zip(*(values for _, values in encoded)))))
         separator = ",\n "
     out.write("[]\n" if separator == "[" else "]\n")
 
 
-def _json_column(column: tuple) -> list[str]:
+def _json_column(column: tuple) -> tuple[str, Iterable]:
+    """(its %-form in a line's template, the values to fill in) of a chunk's COLUMN."""
     values = [value for value in column if value is not None]
     kinds = set(map(type, values))
     if kinds - {str, int}:
         raise TypeError(f"a listing's values are text, whole numbers or None, not {kinds}")
-    if len(kinds) > 1:  # not one type: value by value
-        return [_json_value(value) for value in column]
-    encode = encode_basestring if kinds == {str} else str
-    if len(values) == len(column):
-        return list(map(encode, column))
-    return ["null" if value is None else encode(value) for value in column]
+    if len(values) < len(column) or len(kinds) > 1:  # nulls, or not one type: value by value
+        return "%s", [_json_value(value) for value in column]
+    if kinds == {str}:
+        joined = "".join(column)
+        if len(encode_basestring(joined)) == len(joined) + 2:  # only the quotes added: nothing escaped
+            return '"%s"', column
+        return "%s", list(map(encode_basestring, column))
+    return "%s", column  # whole numbers: %s writes them as json does
 
 
 def _json_value(value) -> str:
@@ -125,10 +182,19 @@ def _json_value(value) -> str:
 
 def write_csv(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
     """CSV as RFC 4180 has it (the csv module's default: CRLF line ends, so a field with a
-    carriage return is quoted too), with a header row; an unknown value is an empty field."""
-    writer = csv.writer(out)
+    carriage return is quoted too), with a header row; an unknown value is an empty field.
+    The csv module writes a chunk of rows into memory, and OUT gets one write per chunk, not
+    one per row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
     writer.writerow(columns)
-    writer.writerows(rows)
+    rows = iter(rows)
+    while chunk := list(islice(rows, CHUNK)):
+        writer.writerows(chunk)
+        out.write(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+    out.write(buffer.getvalue())
 
 
 # --- one notice in full ----------------------------------------------------------------------

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from notice_cli.inventory import Listed
-from notice_cli.output import FINISHED_COLUMNS, PENDING_COLUMNS, finished_rows, pending_rows, write
+from notice_cli.output import MISSING, FINISHED_COLUMNS, PENDING_COLUMNS, clock, finished_rows, pending_rows, write
 from notice_cli.record import SpooledNotice
+from notice_cli.when import format_due, zone_named
 
 COLUMNS = ("id", "when", "count")
 ROWS = [("a", "2099-12-01T10:30:00+00:00", 0), ("bbbbbb", None, 12)]
@@ -75,3 +76,57 @@ def test_finished_rows_show_the_outcome_and_the_last_attempt():
         ("n2", "2099-12-03T16:53:20+00:00", "79991234567", "unknown", 0, None),
     ]
     assert FINISHED_COLUMNS == ("id", "due", "number", "outcome", "attempts", "last_attempt")
+
+
+# --- the fast paths give exactly what the plain way gives ---------------------------------------
+
+ZONES = ["UTC", "Europe/Moscow", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "Asia/Kathmandu",
+         "Europe/Amsterdam", "America/St_Johns", "Pacific/Apia"]
+
+
+@pytest.mark.parametrize("zone_name", ZONES)
+def test_clock_shows_every_instant_as_format_due_does(zone_name):
+    zone = zone_named(zone_name)
+    when = clock(zone)
+    # every second around the DST changes of a year, then a spread over two centuries, twice
+    # (the second time from what clock() remembers)
+    changes = [at for at in range(1_700_000_000, 1_700_000_000 + 366 * 86400, 1800)
+               if format_due(at, zone)[-6:] != format_due(at + 1800, zone)[-6:]]
+    instants = [at for change in changes for at in range(change - 3700, change + 5400, 7)]
+    instants += list(range(-2_300_000_000, 7_000_000_000, 9_876_543)) + [None, 0, -1, 253402300799]
+    for at in instants + instants:
+        assert when(at) == (None if at is None else format_due(at, zone))
+
+
+def old_table(rows, columns):
+    """The table as it was written before the fast path: ljust per value."""
+    rows = list(rows)
+    header = [column.upper() for column in columns]
+    cells = [[MISSING if value is None else str(value) for value in column] for column in zip(*rows)] or [[] for _ in columns]
+    widths = [max([len(title)] + [len(value) for value in column]) for title, column in zip(header, cells)]
+    lines = ["  ".join([title.ljust(width) for title, width in zip(header, widths)][:-1] + header[-1:])]
+    for row in zip(*cells):
+        lines.append("  ".join([value.ljust(width) for value, width in zip(row, widths)][:-1] + [row[-1]]))
+    return "\n".join(lines) + "\n"
+
+
+VALUES = st.one_of(st.none(), st.integers(-10**12, 10**12),
+                   st.text(alphabet=st.sampled_from('ab "\\,;\r\n\t\x00\x1f\x7f%é\u2028\U0001f4de'), max_size=6),
+                   st.sampled_from(["", "2099-12-03T16:53:20+00:00", "pending", "a%sb", "%(x)s"]))
+
+
+@given(st.lists(st.tuples(VALUES, VALUES, VALUES), max_size=9), st.sampled_from([0, 1, 2, 5]))
+def test_writers_give_what_the_plain_ways_give(rows, chunk):
+    columns = ("a", "b%", 'c"')
+    import notice_cli.output as output
+    saved = output.CHUNK
+    output.CHUNK = chunk or saved  # chunks of a few rows: the joins between chunks are checked too
+    try:
+        assert printed(rows, "table", columns) == old_table(rows, columns)
+        plain_csv = io.StringIO(newline="")
+        csv.writer(plain_csv).writerows([columns] + [["" if value is None else value for value in row] for row in rows])
+        assert printed(rows, "csv", columns) == plain_csv.getvalue()
+        objects = [json.dumps(dict(zip(columns, row)), ensure_ascii=False) for row in rows]
+        assert printed(rows, "json", columns) == ("[" + ",\n ".join(objects) + "]\n" if rows else "[]\n")
+    finally:
+        output.CHUNK = saved

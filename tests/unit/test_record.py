@@ -7,8 +7,8 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from notice_cli.callfile import read_fields, render
 from notice_cli.notice import Notice, call_file_for, call_file_name, check_notice_id, content_id, notice_id_of
 from notice_cli.errors import InvalidInput
-from notice_cli.record import (AS_WRITTEN, Attempt, SpooledNotice, _from_fields, attempt_log, number_in_channel,
-                               read_notice)
+from notice_cli.record import (_AS_LISTED, AS_WRITTEN, Attempt, SpooledNotice, _from_fields, attempt_log,
+                               number_in_channel, read_listed, read_notice)
 from notice_cli.settings import Settings
 
 ID = "20261128094512-9f3a1c2b"
@@ -208,6 +208,67 @@ def test_any_change_to_a_written_file_is_either_read_the_same_or_not_taken_the_f
     if AS_WRITTEN.fullmatch(changed):
         fast, lexer = both_ways(changed)
         assert fast == lexer
+
+
+# --- a listing reads the raw bytes as read_notice reads the text --------------------------------
+
+def listed_and_read(text, name=NAME, template=None):
+    return read_listed(name, text.encode("utf-8", "surrogateescape"), template), read(text, name, template)
+
+
+@pytest.mark.parametrize("text, fast", [
+    (WRITTEN, True),
+    (WRITTEN + START_1, True),
+    (WRITTEN + START_1 + END_1 + START_2 + ABORT_2 + START_3 + DELAYED + "Status: Expired\n", True),
+    (WRITTEN + END_1 + DELAYED, True),  # events without a start: no attempt
+    (WRITTEN + START_1 + "\nEndRet", False),  # a line being appended is not read yet
+    (WRITTEN + START_1 + "EndRet", True),
+    (WRITTEN + START_1 + END_1 + "Status: Compl", True),
+    (WRITTEN[: WRITTEN.index("Setvar: NOTICE_DUE") + 10], False),
+    (WRITTEN.replace("Data: ", "Data: \udcff\x85\u2028é "), True),  # bytes that are not UTF-8, and others
+    (WRITTEN.replace("RetryTime: 60", "RetryTime: 0"), True),
+    (WRITTEN.replace("Data: ", "Data: ; "), False),
+    (WRITTEN.replace("Data: /", "Data: x #/"), False),
+    (WRITTEN.replace("Data: ", "Data:  "), False),
+    (WRITTEN.replace("\n", "\r\n"), False),
+    (WRITTEN + "\nStartRetry: garbage\n", False),
+    ("", False),
+])
+def test_listing_reads_the_bytes_as_read_notice_reads_the_text(text, fast):
+    listed, read_back = listed_and_read(text)
+    assert listed == read_back and type(listed) is type(read_back)
+    data = text.encode("utf-8", "surrogateescape")
+    assert (b"#" not in data and b";" not in data and _AS_LISTED(data) is not None) is fast
+
+
+@pytest.mark.parametrize("name", [NAME, "notice-20261128094512-0000000.call", "article.call", f".notice-{ID}.call"])
+def test_listing_keeps_the_rule_that_name_and_id_agree(name):
+    listed, read_back = listed_and_read(WRITTEN + START_1, name)
+    assert listed == read_back and (listed is None) is (name != NAME)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TAILS), max_size=6),
+       st.sampled_from(["", "Status: Completed\n", "Status: Expired\n", "Status: Failed\n", "Status: Comp"]),
+       st.integers(0, 1000), st.integers(0, 10**6))
+def test_any_attempt_history_is_listed_as_read(tail, status, retries, retry_time):
+    text = WRITTEN.replace("MaxRetries: 2", f"MaxRetries: {retries}").replace("RetryTime: 60", f"RetryTime: {retry_time}")
+    listed, read_back = listed_and_read(text + "".join(tail) + status)
+    assert listed == read_back and _AS_LISTED((text + "".join(tail) + status).encode())
+
+
+@hypothesis_settings(max_examples=1000, deadline=None)
+@given(st.data())
+def test_any_change_to_a_written_file_is_listed_as_read(data):
+    """Insert, replace or delete characters that matter to the lexer, or are not ASCII or not
+    UTF-8 at all, anywhere: the bytes are read as read_notice reads their text."""
+    text = WRITTEN + START_1 + END_1 + START_2 + "Status: Completed\n"
+    at = data.draw(st.integers(0, len(text)))
+    cut = data.draw(st.integers(0, 3))
+    insert = data.draw(st.text(alphabet=" \t\r\n\x00\x0b#;:=\\aS0()\x85\u2028é\udcff", max_size=3))
+    name = data.draw(st.sampled_from([NAME, "notice-x.call"]))
+    listed, read_back = listed_and_read(text[:at] + insert + text[at + cut:], name, "Local/{number}@from-internal")
+    assert listed == read_back
 
 
 # --- the attempt log of `notice show` ----------------------------------------------------------
