@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
-from itertools import islice
+from itertools import chain, islice, repeat
 from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import TextIO
@@ -26,6 +26,7 @@ PENDING_COLUMNS = ("id", "due", "number", "recording", "attempts", "state")
 FINISHED_COLUMNS = ("id", "due", "number", "outcome", "attempts", "last_attempt")
 MISSING = "-"  # an unknown value in a table; null in JSON, empty in CSV
 CHUNK = 4096  # rows formatted and written at a time
+NEXT_OBJECT = ",\n "  # between two objects of a JSON listing: one a line
 
 # A listing of 100,000 notices costs about a second of system calls, and each Python-level
 # step per row adds a hundredth of that: so the rows are made and written a chunk at a time,
@@ -120,58 +121,77 @@ def write(rows: Iterable[tuple], columns: tuple[str, ...], form: str, out: TextI
 
 def write_table(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
     """Columns as wide as their widest value, two blanks apart, a header in capitals. The
-    widths need every row first (the listing is in memory anyway, sorted); then each line is
-    one %-format of its row, which pads as str.ljust does."""
+    widths need every row first (the listing is in memory anyway, sorted); only the columns
+    whose values differ in length are padded (ids, times and numbers do not)."""
     rows = list(rows)
     header = [column.upper() for column in columns]
-    cells = list(zip(*rows)) or [() for _ in columns]
-    kinds = [set(map(type, column)) for column in cells]
-    texts = [column if kind <= {str} else _texts(column) for column, kind in zip(cells, kinds)]
-    widths = [max(len(title), max(map(len, column), default=0)) for title, column in zip(header, texts)]
-    out.write("  ".join([title.ljust(width) for title, width in zip(header, widths)][:-1] + header[-1:]) + "\n")
-    line = "  ".join([f"%-{width}s" for width in widths[:-1]] + ["%s"])
-    # %s shows a value as str() does; only an unknown one must be shown otherwise (MISSING)
-    lines = map(line.__mod__, zip(*texts) if any(type(None) in kind for kind in kinds) else rows)
-    for chunk in iter(lambda: list(islice(lines, CHUNK)), []):
-        out.write("\n".join(chunk) + "\n")
+    texts = [_table_texts(column) for column in zip(*rows)] or [() for _ in columns]
+    lengths = [set(map(len, column)) for column in texts[:-1]]  # the last column is not padded
+    widths = [max([len(title), *sizes]) for title, sizes in zip(header, lengths)]
+    out.write("  ".join([*map(str.ljust, header, widths), header[-1]]) + "\n")
+    padded = [column if sizes == {width} else tuple(map(str.ljust, column, repeat(width)))
+              for column, sizes, width in zip(texts, lengths, widths)] + texts[-1:]
+    for start in range(0, len(rows), CHUNK):
+        out.write(_lines([column[start:start + CHUNK] for column in padded], [""] + ["  "] * (len(columns) - 1), "\n"))
 
 
-def _texts(column: tuple) -> list[str]:
-    if None in column:
-        column = [MISSING if value is None else value for value in column]
-    return list(map(str, column))
+def _table_texts(column: tuple) -> tuple[str, ...]:
+    """COLUMN's values as a table shows them: as str() does, an unknown one as MISSING."""
+    try:
+        "".join(column)  # all text (C code): nothing to change
+        return column
+    except TypeError:
+        if type(None) not in set(map(type, column)):
+            return tuple(map(str, column))
+        return tuple(MISSING if value is None else str(value) for value in column)
+
+
+def _lines(texts: list[Iterable[str]], before: list[str], end: str) -> str:
+    """The lines of a chunk whose column I has the values TEXTS[I], each after BEFORE[I], each
+    line ending in END: all the pieces of all the lines in one join (C code over the chunk,
+    not a format or a join per line)."""
+    pieces = []
+    for column, separator in zip(texts, before):
+        pieces += (repeat(separator), column)
+    pieces.append(repeat(end))
+    return "".join(chain.from_iterable(zip(*pieces)))
 
 
 def write_json(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
     """A JSON array of objects, one per line, written a chunk of rows at a time (memory stays
     flat); each value is encoded as json.dumps(ensure_ascii=False) does, by json's own
     encode_basestring, a column at a time -- or, for a column of text that has nothing to
-    escape (ids, times, numbers), not at all: the line's %-template quotes it."""
-    keys = [encode_basestring(column).replace("%", "%%") for column in columns]
-    separator = "["
+    escape (ids, times, numbers), not at all: the line's pieces quote it."""
+    keys = [encode_basestring(column) for column in columns]
+    opening = "["
     rows = iter(rows)
     while chunk := list(islice(rows, CHUNK)):
-        encoded = [_json_column(column) for column in zip(*chunk)]
-        template = "{" + ", ".join(f"{key}: {form}" for key, (form, _) in zip(keys, encoded)) + "}"
-        out.write(separator + ",\n ".join(map(template.__mod__, zip(*(values for _, values in encoded)))))
-        separator = ",\n "
-    out.write("[]\n" if separator == "[" else "]\n")
+        texts, quoted = zip(*map(_json_texts, zip(*chunk)))
+        marks = ['"' if is_text else "" for is_text in quoted]
+        before = [close + (", " if at else NEXT_OBJECT + "{") + key + ": " + mark
+                  for at, (key, close, mark) in enumerate(zip(keys, [""] + marks, marks))]
+        lines = _lines(list(texts), before, marks[-1] + "}")
+        out.write(opening + lines[len(NEXT_OBJECT):] if opening == "[" else lines)
+        opening = ""
+    out.write("[]\n" if opening == "[" else "]\n")
 
 
-def _json_column(column: tuple) -> tuple[str, Iterable]:
-    """(its %-form in a line's template, the values to fill in) of a chunk's COLUMN."""
-    values = [value for value in column if value is not None]
-    kinds = set(map(type, values))
-    if kinds - {str, int}:
-        raise TypeError(f"a listing's values are text, whole numbers or None, not {kinds}")
-    if len(values) < len(column) or len(kinds) > 1:  # nulls, or not one type: value by value
-        return "%s", [_json_value(value) for value in column]
-    if kinds == {str}:
+def _json_texts(column: tuple) -> tuple[Iterable[str], bool]:
+    """(the JSON of each value, or the value itself if it only needs quotes, whether it does)
+    of a chunk's COLUMN."""
+    try:
         joined = "".join(column)
-        if len(encode_basestring(joined)) == len(joined) + 2:  # only the quotes added: nothing escaped
-            return '"%s"', column
-        return "%s", list(map(encode_basestring, column))
-    return "%s", column  # whole numbers: %s writes them as json does
+    except TypeError:
+        kinds = set(map(type, column))
+        if kinds == {int}:
+            return list(map(int.__repr__, column)), False
+        if kinds - {str, int, type(None)}:
+            raise TypeError(f"a listing's values are text, whole numbers or None, not {kinds}") from None
+        return list(map(_json_value, column)), False
+    # encode_basestring escapes '"', '\\' and the control characters, which are not printable
+    if '"' not in joined and "\\" not in joined and joined.isprintable():
+        return column, True
+    return list(map(encode_basestring, column)), False
 
 
 def _json_value(value) -> str:
@@ -183,18 +203,36 @@ def _json_value(value) -> str:
 def write_csv(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
     """CSV as RFC 4180 has it (the csv module's default: CRLF line ends, so a field with a
     carriage return is quoted too), with a header row; an unknown value is an empty field.
-    The csv module writes a chunk of rows into memory, and OUT gets one write per chunk, not
-    one per row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
+    A chunk whose fields need no quotes (no ',', '"', CR or LF: ids, times, numbers) is
+    written as the csv module would write it, its fields between commas, in one join; any
+    other chunk by the csv module itself, into memory, and OUT gets one write per chunk."""
+    csv.writer(out).writerow(columns)
     rows = iter(rows)
     while chunk := list(islice(rows, CHUNK)):
-        writer.writerows(chunk)
-        out.write(buffer.getvalue())
-        buffer.seek(0)
-        buffer.truncate()
-    out.write(buffer.getvalue())
+        texts = list(map(_csv_texts, zip(*chunk)))
+        if None in texts or len(columns) < 2:  # a row of one empty field is written "", too
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows(chunk)
+            out.write(buffer.getvalue())
+        else:
+            out.write(_lines(texts, [""] + [","] * (len(columns) - 1), "\r\n"))
+
+
+def _csv_texts(column: tuple) -> Iterable[str] | None:
+    """COLUMN's fields as the csv module writes them if none needs quoting, else None."""
+    try:
+        joined = "".join(column)
+    except TypeError:
+        kinds = set(map(type, column))
+        if kinds == {int}:
+            return list(map(int.__repr__, column))  # digits and '-' alone
+        if not kinds <= {str, int, type(None)}:
+            return None
+        column = ["" if value is None else str(value) for value in column]
+        joined = "".join(column)
+    if "," in joined or '"' in joined or "\r" in joined or "\n" in joined:
+        return None
+    return column
 
 
 # --- one notice in full ----------------------------------------------------------------------

@@ -30,7 +30,8 @@ pass for a fast one. The folders are real ones on disk (not tmpfs): a temporary 
 
 Exit status: 0 if every target is met, 1 if one is missed or a check failed, 2 if the
 benchmark cannot run. Run it with ``make bench`` or
-``.venv/bin/python tests/bench/bench_inventory.py [--sizes 10000,100000] [--import-rows 10000]``.
+``.venv/bin/python tests/bench/bench_inventory.py [--sizes 10000,100000] [--import-rows 10000]``;
+``--parts scans`` runs only the list and history measurements (while working on them).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from notice_cli.callfile import render  # noqa: E402
 from notice_cli.notice import Notice, call_file_for  # noqa: E402
 from notice_cli.settings import Settings  # noqa: E402
 
+PARTS = ("import", "scans", "memory")
 IMPORT_TARGET = 0.5  # notice import's rate / the floor's, at least
 SCAN_TARGET = 1.5  # list or history time / the floor's, at most
 NO_GROWTH_MB = 5.0  # peak memory a listing that keeps nothing may gain from 10k to 100k files
@@ -80,7 +82,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each measurement (default 2)")
     parser.add_argument("--dir", default=os.environ.get("NOTICE_BENCH_DIR", "/var/tmp"),
                         help="where to make the temporary folders (default /var/tmp)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"which measurements to run, e.g. scans while working on list and history "
+                             f"(default {','.join(PARTS)})")
     args = parser.parse_args()
+    args.parts = set(args.parts.split(","))
+    if not args.parts or args.parts - set(PARTS):
+        parser.error(f"--parts takes some of {','.join(PARTS)} separated by commas")
     try:
         sizes = [int(size) for size in args.sizes.split(",")]
     except ValueError:
@@ -112,16 +120,21 @@ def run(args, sizes: list[int], base: Path) -> int:
     recordings = make_recordings(base / "recordings")
     env = clean_env(recordings)
     started = time.perf_counter()
-    results = [bench_import(command, env, base, recordings, args.import_rows, args.rounds)]
-    made = time.perf_counter()
-    spools = make_spools(base, sizes)
-    print(f"  (made {max(sizes) * 2} call files in {time.perf_counter() - made:.0f} s, and hard links to them "
-          "for the smaller listings; not timed)\n")
-    results.append(bench_scans(spools, env, args.rounds))
-    results.append(bench_memory(command, env, spools))
+    results = []
+    if "import" in args.parts:
+        results.append(bench_import(command, env, base, recordings, args.import_rows, args.rounds))
+    if args.parts & {"scans", "memory"}:
+        made = time.perf_counter()
+        spools = make_spools(base, sizes)
+        print(f"  (made {max(sizes) * 2} call files in {time.perf_counter() - made:.0f} s, and hard links to them "
+              "for the smaller listings; not timed)\n")
+    if "scans" in args.parts:
+        results.append(bench_scans(spools, env, args.rounds))
+    if "memory" in args.parts:
+        results.append(bench_memory(command, env, spools))
     print(f"\n  ({time.perf_counter() - started:.0f} s in all)")
     ok = all(results)
-    print(f"\nbench: {'PASS' if ok else 'FAIL'}")
+    print(f"\nbench: {'PASS' if ok else 'FAIL'}{'' if args.parts == set(PARTS) else ' (' + ','.join(sorted(args.parts)) + ' only)'}")
     return 0 if ok else 1
 
 
