@@ -26,6 +26,9 @@ PENDING_COLUMNS = ("id", "due", "number", "recording", "attempts", "state")
 FINISHED_COLUMNS = ("id", "due", "number", "outcome", "attempts", "last_attempt")
 MISSING = "-"  # an unknown value in a table; null in JSON, empty in CSV
 CHUNK = 4096  # rows formatted and written at a time
+# A chunk of a listing's rows as its columns, [ids, dues, ...], each a tuple of up to CHUNK
+# values: the form in which the rows are made and written (see below).
+Chunk = list
 NEXT_OBJECT = ",\n "  # between two objects of a JSON listing: one a line
 
 # A listing of 100,000 notices costs about a second of system calls, and each Python-level
@@ -70,23 +73,24 @@ def _hour_parts(start: int, zone: tzinfo) -> tuple[str, str] | tuple[()]:
     return ()
 
 
-def pending_rows(listed: Iterable[Listed], zone: tzinfo, recordings_dir: str) -> Iterator[tuple]:
-    """One row of PENDING_COLUMNS per pending notice."""
+def pending_rows(listed: Iterable[Listed], zone: tzinfo, recordings_dir: str) -> Iterator[Chunk]:
+    """The rows of PENDING_COLUMNS, one per pending notice, a chunk at a time."""
     when = clock(zone)
     name = recording_namer(recordings_dir)
     for ats, notices in _chunks(listed):
-        states = map(STATES.__getitem__, zip(map(_CALLING, notices), map(bool, map(_ATTEMPTS, notices))))
-        yield from zip(map(_ID, notices), _each(when, ats), map(_NUMBER, notices),
-                       _each(name, map(_RECORDING, notices)), map(_ATTEMPTS, notices), states)
+        attempts = tuple(map(_ATTEMPTS, notices))
+        states = tuple(map(STATES.__getitem__, zip(map(_CALLING, notices), map(bool, attempts))))
+        yield [tuple(map(_ID, notices)), _each(when, ats), tuple(map(_NUMBER, notices)),
+               _each(name, map(_RECORDING, notices)), attempts, states]
 
 
-def finished_rows(listed: Iterable[Listed], zone: tzinfo) -> Iterator[tuple]:
-    """One row of FINISHED_COLUMNS per finished notice."""
+def finished_rows(listed: Iterable[Listed], zone: tzinfo) -> Iterator[Chunk]:
+    """The rows of FINISHED_COLUMNS, one per finished notice, a chunk at a time."""
     when = clock(zone)
     for ats, notices in _chunks(listed):
-        yield from zip(map(_ID, notices), _each(when, ats), map(_NUMBER, notices),
-                       _each(outcome_of, map(_STATUS, notices)), map(_ATTEMPTS, notices),
-                       _each(when, map(_LAST_ATTEMPT, notices)))
+        yield [tuple(map(_ID, notices)), _each(when, ats), tuple(map(_NUMBER, notices)),
+               _each(outcome_of, map(_STATUS, notices)), tuple(map(_ATTEMPTS, notices)),
+               _each(when, map(_LAST_ATTEMPT, notices))]
 
 
 def _chunks(listed: Iterable[Listed]) -> Iterator[tuple[tuple, tuple]]:
@@ -96,11 +100,11 @@ def _chunks(listed: Iterable[Listed]) -> Iterator[tuple[tuple, tuple]]:
         yield tuple(zip(*chunk))
 
 
-def _each(function, values: Iterable) -> Iterator:
+def _each(function, values: Iterable) -> tuple:
     """FUNCTION of each of VALUES, called once per distinct value."""
     values = tuple(values)
     results = {value: function(value) for value in set(values)}
-    return map(results.__getitem__, values)
+    return tuple(map(results.__getitem__, values))
 
 
 def recording_namer(recordings_dir: str):
@@ -115,24 +119,26 @@ def recording_namer(recordings_dir: str):
     return name
 
 
-def write(rows: Iterable[tuple], columns: tuple[str, ...], form: str, out: TextIO) -> None:
-    {"table": write_table, "json": write_json, "csv": write_csv}[form](rows, columns, out)
+def write(chunks: Iterable[Chunk], columns: tuple[str, ...], form: str, out: TextIO) -> None:
+    """The rows of CHUNKS under COLUMNS, in FORM, to OUT."""
+    {"table": write_table, "json": write_json, "csv": write_csv}[form](chunks, columns, out)
 
 
-def write_table(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
+def write_table(chunks: Iterable[Chunk], columns: tuple[str, ...], out: TextIO) -> None:
     """Columns as wide as their widest value, two blanks apart, a header in capitals. The
     widths need every row first (the listing is in memory anyway, sorted); only the columns
     whose values differ in length are padded (ids, times and numbers do not)."""
-    rows = list(rows)
     header = [column.upper() for column in columns]
-    texts = [_table_texts(column) for column in zip(*rows)] or [() for _ in columns]
-    lengths = [set(map(len, column)) for column in texts[:-1]]  # the last column is not padded
+    texts = [list(map(_table_texts, chunk)) for chunk in chunks]
+    lengths = [set(chain.from_iterable(map(len, chunk[at]) for chunk in texts))  # the last column is not padded
+               for at in range(len(columns) - 1)]
     widths = [max([len(title), *sizes]) for title, sizes in zip(header, lengths)]
     out.write("  ".join([*map(str.ljust, header, widths), header[-1]]) + "\n")
-    padded = [column if sizes == {width} else tuple(map(str.ljust, column, repeat(width)))
-              for column, sizes, width in zip(texts, lengths, widths)] + texts[-1:]
-    for start in range(0, len(rows), CHUNK):
-        out.write(_lines([column[start:start + CHUNK] for column in padded], [""] + ["  "] * (len(columns) - 1), "\n"))
+    before = [""] + ["  "] * (len(columns) - 1)
+    for chunk in texts:
+        padded = [column if sizes == {width} else tuple(map(str.ljust, column, repeat(width)))
+                  for column, sizes, width in zip(chunk, lengths, widths)] + chunk[-1:]
+        out.write(_lines(padded, before, "\n"))
 
 
 def _table_texts(column: tuple) -> tuple[str, ...]:
@@ -157,16 +163,15 @@ def _lines(texts: list[Iterable[str]], before: list[str], end: str) -> str:
     return "".join(chain.from_iterable(zip(*pieces)))
 
 
-def write_json(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
+def write_json(chunks: Iterable[Chunk], columns: tuple[str, ...], out: TextIO) -> None:
     """A JSON array of objects, one per line, written a chunk of rows at a time (memory stays
     flat); each value is encoded as json.dumps(ensure_ascii=False) does, by json's own
     encode_basestring, a column at a time -- or, for a column of text that has nothing to
     escape (ids, times, numbers), not at all: the line's pieces quote it."""
     keys = [encode_basestring(column) for column in columns]
     opening = "["
-    rows = iter(rows)
-    while chunk := list(islice(rows, CHUNK)):
-        texts, quoted = zip(*map(_json_texts, zip(*chunk)))
+    for chunk in chunks:
+        texts, quoted = zip(*map(_json_texts, chunk))
         marks = ['"' if is_text else "" for is_text in quoted]
         before = [close + (", " if at else NEXT_OBJECT + "{") + key + ": " + mark
                   for at, (key, close, mark) in enumerate(zip(keys, [""] + marks, marks))]
@@ -200,19 +205,18 @@ def _json_value(value) -> str:
     return encode_basestring(value) if type(value) is str else str(value)
 
 
-def write_csv(rows: Iterable[tuple], columns: tuple[str, ...], out: TextIO) -> None:
+def write_csv(chunks: Iterable[Chunk], columns: tuple[str, ...], out: TextIO) -> None:
     """CSV as RFC 4180 has it (the csv module's default: CRLF line ends, so a field with a
     carriage return is quoted too), with a header row; an unknown value is an empty field.
     A chunk whose fields need no quotes (no ',', '"', CR or LF: ids, times, numbers) is
     written as the csv module would write it, its fields between commas, in one join; any
     other chunk by the csv module itself, into memory, and OUT gets one write per chunk."""
     csv.writer(out).writerow(columns)
-    rows = iter(rows)
-    while chunk := list(islice(rows, CHUNK)):
-        texts = list(map(_csv_texts, zip(*chunk)))
+    for chunk in chunks:
+        texts = list(map(_csv_texts, chunk))
         if None in texts or len(columns) < 2:  # a row of one empty field is written "", too
             buffer = io.StringIO()
-            csv.writer(buffer).writerows(chunk)
+            csv.writer(buffer).writerows(zip(*chunk))
             out.write(buffer.getvalue())
         else:
             out.write(_lines(texts, [""] + [","] * (len(columns) - 1), "\r\n"))

@@ -110,46 +110,48 @@ def read_listed(file_name: str, data: bytes, channel_template: str | None = None
     """read_notice() of the call file FILE_NAME from its bytes DATA (as os.read gives them), the
     way a listing reads 100,000s of files: a file as written is matched as bytes by one regular
     expression and only the values a notice keeps are decoded; any other file is decoded whole
-    (as spool.py decodes a file) and read by read_notice()."""
-    if 35 not in data and 59 not in data:  # no b"#", no b";" (see _LISTED_VALUE); one memchr() each
-        written = _AS_LISTED(data)
-        if written:
-            return _from_listed(file_name, *written.groups())
-    return read_notice(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
-
-
-def _from_listed(file_name: str, _channel, _caller_id, max_retries: bytes, retry_time: bytes, data: bytes,
-                 notice_id: bytes, number: bytes, due: bytes, tail: bytes, status: bytes | None) -> SpooledNotice | None:
-    """_from_written() for the groups of _AS_LISTED, with the same rule that the file's name and
-    its NOTICE_ID agree. The notice is made by tuple.__new__, not by its constructor (a Python
-    function taking keywords): half a microsecond less a file."""
+    (as spool.py decodes a file) and read by read_notice(). The notice is made by tuple.__new__,
+    not by its constructor (a Python function taking keywords): half a microsecond less a file."""
+    written = None if 35 in data or 59 in data else _AS_LISTED(data)  # b"#", b";": see _LISTED_VALUE
+    if written is None:
+        return read_notice(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
+    _, _, max_retries, retry_time, recording, notice_id, number, due, tail, started, ended, status = written.groups()
     notice_id = notice_id.decode("ascii")  # the pattern of NOTICE_ID is ASCII
-    if file_name != call_file_name(notice_id):
+    if file_name != call_file_name(notice_id):  # the rule of read_notice
         return None
-    retry_time = int(retry_time) or DEFAULT_RETRY_TIME  # digits only here; 0 is below Asterisk's 1
-    attempts, last_attempt, calling = _attempts_in(tail, retry_time) if tail else (0, None, False)
+    retry_time = _NUMBERS[retry_time] or DEFAULT_RETRY_TIME  # digits only here; 0 is below Asterisk's 1
+    if started is None:  # no attempt (_LISTED_TAIL)
+        attempts, last_attempt, calling = 0, None, False
+    else:
+        attempts, last_attempt, calling = tail.count(_START_BYTES), int(started) - retry_time, ended is None
     return _new_notice(SpooledNotice, (
-        notice_id, number.decode("utf-8", "surrogateescape"), data.decode("utf-8", "surrogateescape"), int(due),
-        retry_time, int(max_retries), attempts, last_attempt, calling,
-        None if status is None else status.decode("utf-8", "surrogateescape")))
+        notice_id, number.decode("utf-8", "surrogateescape"), _TEXTS[recording], int(due), retry_time,
+        _NUMBERS[max_retries], attempts, last_attempt, calling, None if status is None else _TEXTS[status]))
 
 
 _new_notice = tuple.__new__
 
 
-def _attempts_in(tail: bytes, retry_time: int) -> tuple[int, int | None, bool]:
-    """_summary() of the event lines TAIL, which _AS_LISTED has matched line by line, found with
-    bytes.count and rfind instead of a loop over the events: the attempts are its StartRetry
-    lines; the last one began at its time - RetryTime, and still runs unless an EndRetry or
-    AbortRetry follows it."""
-    attempts = tail.count(_START_BYTES)
-    if not attempts:
-        return 0, None, False
-    last = tail.rindex(_START_BYTES)
-    opened = tail.index(b"(", last)
-    closed = tail.index(b")", opened)
-    calling = tail.find(_END_BYTES, closed) < 0 and tail.find(_ABORT_BYTES, closed) < 0
-    return attempts, int(tail[opened + 1: closed]) - retry_time, calling
+class _Converted(dict):
+    """value -> CONVERT(value), for the few values that MaxRetries, RetryTime, Data and Status
+    take in a whole spool: a lookup by C code instead of a conversion per file. It keeps the
+    first LIMIT values only, so that a spool of all different values does not make it grow."""
+
+    LIMIT = 256
+
+    def __init__(self, convert):
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value: bytes):
+        converted = self.convert(value)
+        if len(self) < self.LIMIT:
+            self[value] = converted
+        return converted
+
+
+_NUMBERS = _Converted(int)
+_TEXTS = _Converted(lambda value: value.decode("utf-8", "surrogateescape"))
 
 
 def _from_written(found: re.Match) -> SpooledNotice:
@@ -251,9 +253,10 @@ _DUE = re.compile(r"[0-9]{1,12}")
 _TAIL_EVENT = re.compile(rf"({START}|{END}|{ABORT}|{DELAYED}): [0-9]+ [0-9]+ \(([0-9]+)\)")
 
 
-def _written_shape(value: str, tail_line: str) -> str:
-    """The lines of a file as written, each VALUE its pattern; groups: channel, caller id,
-    MaxRetries, RetryTime, Data, NOTICE_ID, NOTICE_NUMBER, NOTICE_DUE, the tail, Status."""
+def _written_shape(value: str, tail: str) -> str:
+    """The lines of a file as written, each VALUE its pattern, then TAIL (Asterisk's lines);
+    groups: channel, caller id, MaxRetries, RetryTime, Data, NOTICE_ID, NOTICE_NUMBER,
+    NOTICE_DUE, TAIL's, Status."""
     return (
         rf"Channel: ({value})\n"
         rf"(?:CallerID: ({value})\n)?"
@@ -266,12 +269,12 @@ def _written_shape(value: str, tail_line: str) -> str:
         rf"Setvar: {NOTICE_ID_VARIABLE}=({NOTICE_ID})\n"
         rf"Setvar: {NUMBER_VARIABLE}=({value})\n"
         rf"Setvar: {DUE_VARIABLE}=({_DUE.pattern})\n"
-        rf"((?:{tail_line})*)"
+        rf"{tail}"
         rf"(?:Status: ({value})\n)?"
     )
 
 
-AS_WRITTEN = re.compile(_written_shape(_VALUE, _TAIL_LINE))
+AS_WRITTEN = re.compile(_written_shape(_VALUE, rf"((?:{_TAIL_LINE})*)"))
 
 # The same shape for read_listed(), as bytes straight from os.read (only the values kept are
 # decoded), and little more than half the work for re's engine, which a listing runs
@@ -283,6 +286,19 @@ AS_WRITTEN = re.compile(_written_shape(_VALUE, _TAIL_LINE))
 # without its line feed, being appended now, is matched and not read, as read_notice cuts
 # it off.
 _LISTED_VALUE = r"[^\x00-\x20][^\n]*+(?<![\x00-\x20])"
-_LISTED_TAIL_LINE = rf"\n?(?>{START}|{END}|{ABORT}|{DELAYED}): [0-9]++ [0-9]++ \([0-9]++\)\n"
-_AS_LISTED = re.compile((_written_shape(_LISTED_VALUE, _LISTED_TAIL_LINE) + r"[^\n]*+").encode()).fullmatch
-_START_BYTES, _END_BYTES, _ABORT_BYTES = (f"{kind}: ".encode() for kind in (START, END, ABORT))
+
+
+def _listed_event(kinds: str, time: str = r"[0-9]++") -> str:
+    return rf"\n?(?>{kinds}): [0-9]++ [0-9]++ \({time}\)\n"
+
+
+# Asterisk's lines, in two groups more that say what _summary() finds by a loop: the tail is
+# any lines, the last StartRetry (its time captured: the greedy repetition before it gives
+# lines back until one is found), then lines that are not StartRetry, any EndRetry or
+# AbortRetry among them captured (then the call is over); or it has no StartRetry at all.
+_LISTED_TAIL = (rf"((?:{_listed_event(f'{START}|{END}|{ABORT}|{DELAYED}')})*"
+                rf"{_listed_event(START, r'([0-9]++)')}"
+                rf"(?:{_listed_event(DELAYED)}|({_listed_event(f'{END}|{ABORT}')}))*"
+                rf"|(?:{_listed_event(f'{END}|{ABORT}|{DELAYED}')})*)")
+_AS_LISTED = re.compile((_written_shape(_LISTED_VALUE, _LISTED_TAIL) + r"[^\n]*+").encode()).fullmatch
+_START_BYTES = f"{START}: ".encode()

@@ -1,5 +1,5 @@
-"""output.py: the three forms of a listing from one generator of rows, exactly; values that
-need escaping in JSON and CSV; unknown values in each form."""
+"""output.py: the three forms of a listing from one generator of rows (a chunk at a time),
+exactly; values that need escaping in JSON and CSV; unknown values in each form."""
 
 import csv
 import io
@@ -20,8 +20,19 @@ ROWS = [("a", "2099-12-01T10:30:00+00:00", 0), ("bbbbbb", None, 12)]
 
 def printed(rows, form, columns=COLUMNS):
     out = io.StringIO()
-    write(iter(rows), columns, form, out)
+    write(chunks_of(rows), columns, form, out)
     return out.getvalue()
+
+
+def chunks_of(rows):
+    """ROWS as the generators give them: a chunk of output.CHUNK rows at a time, as columns."""
+    import notice_cli.output as output
+    for start in range(0, len(rows), output.CHUNK):
+        yield list(zip(*rows[start:start + output.CHUNK]))
+
+
+def rows_of(chunks):
+    return [row for chunk in chunks for row in zip(*chunk)]
 
 
 def test_table_aligns_columns_and_shows_unknown_values_as_a_dash():
@@ -61,7 +72,7 @@ def notice(**fields):
 
 def test_pending_rows_show_the_recording_as_named_and_the_state():
     listed = [Listed(4100000000, notice()), Listed(None, notice(id="n2", recording="/srv/other", attempts=1))]
-    assert list(pending_rows(listed, timezone.utc, "/var/spool/asterisk/notice/")) == [
+    assert rows_of(pending_rows(listed, timezone.utc, "/var/spool/asterisk/notice/")) == [
         ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "prepared/3", 0, "pending"),
         ("n2", None, "79991234567", "/srv/other", 1, "retrying"),
     ]
@@ -71,7 +82,7 @@ def test_pending_rows_show_the_recording_as_named_and_the_state():
 def test_finished_rows_show_the_outcome_and_the_last_attempt():
     listed = [Listed(4100000000, notice(attempts=2, last_attempt=4100000060, status="Completed")),
               Listed(4100000000, notice(id="n2"))]
-    assert list(finished_rows(listed, timezone.utc)) == [
+    assert rows_of(finished_rows(listed, timezone.utc)) == [
         ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "Completed", 2, "2099-12-03T16:54:20+00:00"),
         ("n2", "2099-12-03T16:53:20+00:00", "79991234567", "unknown", 0, None),
     ]

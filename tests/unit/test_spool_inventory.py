@@ -48,12 +48,41 @@ def test_call_file_gone_between_the_scan_and_the_read_is_passed_over(layout, mon
     real_open = spool.os.open
 
     def moved_by_asterisk(path, *args, **kwargs):
-        if path.endswith("notice-b.call") and os.path.exists(path):
-            os.rename(path, f"{SPOOL}/{os.path.basename(path)}")  # into the archive, as it were
+        if path.endswith("notice-b.call") and os.path.exists(f"{OUTGOING}/notice-b.call"):
+            os.rename(f"{OUTGOING}/notice-b.call", f"{SPOOL}/notice-b.call")  # into the archive, as it were
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(spool.os, "open", moved_by_asterisk)
     assert sorted(name for name, _ in spool.call_files(OUTGOING)) == ["notice-a.call", "notice-c.call"]
+
+
+def test_a_listing_leaves_access_times_alone(tmp_path):
+    """On the real file system: reading the spool is no use of a call file (O_NOATIME); with
+    relatime, a read would set an access time older than a day to now."""
+    if os.geteuid() != 0 and tmp_path.stat().st_uid != os.geteuid():
+        pytest.skip("O_NOATIME needs the files' owner or root")
+    path = tmp_path / "notice-a.call"
+    path.write_text("A\n")
+    os.utime(path, (DUE - 7 * 86400, DUE))  # accessed a week before it changed
+    assert list(spool.call_files(str(tmp_path))) == [("notice-a.call", "A\n")]
+    assert path.stat().st_atime == DUE - 7 * 86400
+
+
+def test_without_the_right_to_o_noatime_the_files_are_read_all_the_same(layout, monkeypatch):
+    for name in ("notice-a.call", "notice-b.call", "notice-c.call"):
+        layout.create_file(f"{OUTGOING}/{name}", contents=name)
+    real_open, refused = spool.os.open, []
+
+    def not_the_owner(path, flags, *args, **kwargs):
+        if flags & os.O_NOATIME:  # as the kernel answers anyone but the owner or root
+            refused.append(path)
+            raise PermissionError(errno.EPERM, "Operation not permitted", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(spool.os, "open", not_the_owner)
+    assert sorted(spool.call_files(OUTGOING)) == [(name, name) for name in ("notice-a.call", "notice-b.call",
+                                                                              "notice-c.call")]
+    assert len(refused) == 1  # asked once, then not again
 
 
 def test_call_files_are_read_one_at_a_time(layout):
