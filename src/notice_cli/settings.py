@@ -81,8 +81,33 @@ def _channel(text: str) -> str:
     return text
 
 
+# pbx_spool splits a call file's caller ID into a name and a number of 80-byte buffers
+# (pbx/pbx_spool.c, ast_callerid_split): either is cut at 79 bytes, inside a character if need be.
+MAX_CALLER_ID_PART = 79
+
+
 def _caller_id(text: str) -> str | None:
-    return check_value("caller ID", text) if text else None
+    if not text:
+        return None
+    check_value("caller ID", text)
+    if any(len(part.encode("utf-8")) > MAX_CALLER_ID_PART for part in _caller_id_parts(text)):
+        raise ValueError(f"has a name or a number of more than {MAX_CALLER_ID_PART} bytes; Asterisk cuts them there")
+    return text
+
+
+def _caller_id_parts(text: str) -> tuple[str, ...]:
+    """The name and the number Asterisk finds in a caller ID (main/callerid.c, ast_callerid_parse:
+    quotes around the whole, the number in the last <...>, quotes around the name), before it
+    unescapes the name and drops the number's blanks, dashes and dots, which only shorten them."""
+    inner = _unquoted(text)
+    name, bracket, number = inner.rpartition("<")
+    if not bracket:
+        return (inner,)  # a name alone or a number alone
+    return _unquoted(name.strip(" ")), number.rpartition(">")[0] if ">" in number else number
+
+
+def _unquoted(text: str) -> str:
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text
 
 
 def _tz(text: str) -> tzinfo | None:

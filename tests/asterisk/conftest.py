@@ -7,6 +7,7 @@ its sandbox exists: `make sandbox SUITE=bullseye`).
 """
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,18 +39,33 @@ def chroot(request) -> Path:
     return build_chroot(suite)
 
 
-@pytest.fixture(scope="session")
-def asterisk(chroot):
-    """A running Asterisk with its private run folder, stopped at the end whatever happens.
-    The run folder is kept for a look when a test that used it failed."""
-    sandbox = AsteriskSandbox.create(chroot)
+@contextmanager
+def _running(sandbox: AsteriskSandbox, prepare=None):
+    """SANDBOX prepared by PREPARE(sandbox) if given (more config, recordings) and started;
+    stopped and removed at the end whatever happens. Its run folder is kept for a look when a
+    test that used it failed."""
     try:
+        if prepare is not None:
+            prepare(sandbox)
         sandbox.start()
         yield sandbox
     finally:
         sandbox.remove()
         if sandbox.keep_files:
-            print(f"\nAsterisk run folder kept: {chroot}{sandbox.run.path}")
+            print(f"\nAsterisk run folder kept: {sandbox.chroot}{sandbox.run.path}")
+
+
+@pytest.fixture(scope="session")
+def asterisk(chroot):
+    """A running Asterisk with its private run folder, stopped at the end whatever happens."""
+    with _running(AsteriskSandbox.create(chroot)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox_running():
+    """sandbox_running(sandbox, prepare): what the shared Asterisk gets, for a module's own."""
+    return _running
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -103,7 +119,20 @@ def record_delay(chroot):
     return record
 
 
+ASTERISK_FIGURES = []  # lines the fuzzed sample reports (test_fuzz_asterisk.py)
+
+
+@pytest.fixture(scope="session")
+def asterisk_figures():
+    """asterisk_figures(line): a line for the summary at the end of the run."""
+    return ASTERISK_FIGURES.append
+
+
 def pytest_terminal_summary(terminalreporter):
+    if ASTERISK_FIGURES:
+        terminalreporter.section("Asterisk: fuzzed call files")
+        for line in ASTERISK_FIGURES:
+            terminalreporter.write_line(line)
     if not FIRING_DELAYS:
         return
     terminalreporter.section("Asterisk: calls fired after their due second")

@@ -64,6 +64,10 @@ def test_empty_caller_id_option_clears_the_configured_one():
     ("channel", "Local/{number}@x\nApplication: System", "option", "control character"),
     ("caller_id", "Desk #1", "file", "contains a '#'"),
     ("caller_id", "Desk\r\nChannel: x", "env", "control character"),
+    ("caller_id", '"' + "N" * 80 + '" <1>', "file", "more than 79 bytes"),
+    ("caller_id", '"Clinic" <' + "7" * 80 + ">", "option", "more than 79 bytes"),
+    ("caller_id", "\u0416" * 40, "env", "more than 79 bytes"),  # 80 bytes of UTF-8
+    ("caller_id", '"' + "N" * 80 + ' <1>"', "option", "more than 79 bytes"),  # quotes around the whole
     ("recordings_dir", "notice", "option", "must be an absolute path"),
     ("recordings_dir", "/var/rec,x", "option", "must be an absolute path of letters"),
     ("recordings_dir", "/var/rec&/etc/x", "env", "must be an absolute path of letters"),
@@ -140,3 +144,13 @@ def test_unreadable_config_file_is_refused(fs):
 def test_a_byte_order_mark_is_no_part_of_the_config_file(fs):
     fs.create_file(DEFAULT_CONFIG, contents="\ufeff[notice]\nwait_time = 45\n".encode())
     assert load({}, environ={}).wait_time == 45
+
+
+@pytest.mark.parametrize("caller_id", [
+    '"' + "N" * 79 + '" <' + "7" * 79 + ">",  # 79 bytes of name inside its quotes, 79 of number
+    '"' + "N" * 79 + ' <' + "7" * 79 + '>"',  # quotes around the whole
+    "\u0416" * 39 + "N",  # a name alone, 79 bytes of UTF-8
+    "9" * 79,
+])
+def test_a_caller_id_asterisk_keeps_whole_is_taken(caller_id):
+    assert resolve({"caller_id": caller_id}, {}, {}, CONF).caller_id == caller_id
