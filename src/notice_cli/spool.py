@@ -36,7 +36,7 @@ STAGING = "tmp"
 OUTGOING = "outgoing"
 ARCHIVE = "outgoing_done"  # where Asterisk moves a finished call file when it says Archive: yes
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-NO_ACCESS_TIME = getattr(os, "O_NOATIME", 0)  # Linux's; see _Reader
+NO_ACCESS_TIME = getattr(os, "O_NOATIME", 0)  # Linux's; see call_file_bytes
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # notice gc leaves a staging file that changed less than this long ago, even unlocked: a
 # second safeguard, beside the lock, for a writer between its open() and its flock().
@@ -310,18 +310,49 @@ def call_files(folder: str, missing_ok: bool = False) -> Iterator[tuple[str, str
 
 def call_file_bytes(folder: str, missing_ok: bool = False) -> Iterator[tuple[str, bytes]]:
     """call_files() before decoding: (name, the bytes read), for a listing that decodes only
-    what it keeps (record.read_listed)."""
+    what it keeps (record.read_listed). A listing's time is little more than these system
+    calls, so they are written out in one loop, with os's functions looked up once per scan
+    (not at import: tests swap os). Each file is opened relative to the folder (one path
+    lookup, not one per folder above it) and with O_NOATIME: a listing is no use of a file,
+    and an access time set on 100,000 files is a write to each inode. Only a file's owner
+    or root may ask that; for anyone else the scan goes on without it."""
     folder_fd = _open_folder(folder, missing_ok)
     if folder_fd is None:
         return
+    open_file, read, close = os.open, os.read, os.close
+    flags = READ_FLAGS | NO_ACCESS_TIME
     try:
-        reader = _Reader(folder, folder_fd)
-        for entry in _entries(folder, folder_fd):
-            data = reader.read(entry)
-            if data is not None:
-                yield entry.name, data
+        with os.scandir(folder_fd) as entries:
+            for entry in entries:
+                name = entry.name
+                if not (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)):
+                    continue
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    try:
+                        fd = open_file(name, flags, dir_fd=folder_fd)
+                    except PermissionError as problem:
+                        flags = _without_access_time(problem, flags)
+                        fd = open_file(name, flags, dir_fd=folder_fd)
+                    try:
+                        data = read(fd, READ_SIZE)
+                        if len(data) == READ_SIZE:  # a short read of a regular file is its end
+                            data = _read_rest(fd, data)
+                    finally:
+                        close(fd)
+                except FileNotFoundError:
+                    continue  # Asterisk moved it to outgoing_done/, or it was cancelled, meanwhile
+                except OSError as problem:
+                    if problem.errno == errno.ELOOP:  # replaced by a link since the scan
+                        continue
+                    problem.filename = os.path.join(folder, name)  # not the name alone it was opened by
+                    raise SpoolError(explain(problem, folder, "read")) from None
+                yield name, data
+    except OSError as problem:  # the scan itself
+        raise SpoolError(explain(problem, folder, "read")) from None
     finally:
-        os.close(folder_fd)
+        close(folder_fd)
 
 
 def _open_folder(folder: str, missing_ok: bool) -> int | None:
@@ -337,56 +368,12 @@ def _open_folder(folder: str, missing_ok: bool) -> int | None:
         raise SpoolError(explain(problem, folder, "read")) from None
 
 
-def _entries(folder: str, folder_fd: int) -> Iterator[os.DirEntry]:
-    try:
-        with os.scandir(folder_fd) as entries:
-            yield from entries
-    except OSError as problem:
-        raise SpoolError(explain(problem, folder, "read")) from None
-
-
-class _Reader:
-    """Reads the call files of one folder, by name relative to the folder (one path lookup,
-    not one per folder above it) and with O_NOATIME: a listing is no use of a file, and an
-    access time updated on 100,000 files is a write to each inode. Only a file's owner (or
-    root) may ask that, anyone else gets EPERM: then the reader goes on without it."""
-
-    def __init__(self, folder: str, folder_fd: int):
-        self.folder, self.folder_fd, self.flags = folder, folder_fd, READ_FLAGS | NO_ACCESS_TIME
-
-    def read(self, entry: os.DirEntry) -> bytes | None:
-        """The bytes of ENTRY if it is a regular file named like a call file; None if not, or
-        if it is gone (Asterisk moved it to outgoing_done/, or it was cancelled, meanwhile)."""
-        name = entry.name
-        if not (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)):
-            return None
-        try:
-            if not entry.is_file(follow_symlinks=False):
-                return None
-            fd = self._open(name)
-            try:
-                data = os.read(fd, READ_SIZE)
-                if len(data) == READ_SIZE:  # a short read of a regular file is its end
-                    data = _read_rest(fd, data)
-            finally:
-                os.close(fd)
-        except FileNotFoundError:
-            return None
-        except OSError as problem:
-            if problem.errno == errno.ELOOP:  # replaced by a link since the scan
-                return None
-            problem.filename = os.path.join(self.folder, name)  # not the name alone it was opened by
-            raise SpoolError(explain(problem, self.folder, "read")) from None
-        return data
-
-    def _open(self, name: str) -> int:
-        try:
-            return os.open(name, self.flags, dir_fd=self.folder_fd)
-        except PermissionError as problem:
-            if problem.errno != errno.EPERM or self.flags == READ_FLAGS:
-                raise
-            self.flags = READ_FLAGS
-            return os.open(name, self.flags, dir_fd=self.folder_fd)
+def _without_access_time(problem: PermissionError, flags: int) -> int:
+    """FLAGS without O_NOATIME if that is what PROBLEM refused (EPERM: not the file's owner);
+    else PROBLEM raised again."""
+    if problem.errno != errno.EPERM or not flags & NO_ACCESS_TIME:
+        raise problem
+    return flags & ~NO_ACCESS_TIME
 
 
 def names_in(folder: str, missing_ok: bool = False) -> list[str]:
