@@ -267,7 +267,7 @@ def expected(file: ImportFile, root: Path, zone: str, now: float, known: set) ->
         return Expected(whole_file_refused=True)
     if not text or (sys.version_info < (3, 11) and "\0" in text):  # older csv refuses NUL
         return Expected(whole_file_refused=True)
-    names = [name.strip().lower() for name in file.records[0].fields]
+    names = [name.strip().lower() for name in header_fields(file)]
     if not set(names) <= set(COLUMNS) or not set(REQUIRED) <= set(names) or len(set(names)) != len(names):
         return Expected(whole_file_refused=True)
     result = Expected()
@@ -299,6 +299,15 @@ def expected(file: ImportFile, root: Path, zone: str, now: float, known: set) ->
             first[notice_id] = line
             result.notices[notice_id] = Planned(number, _recording(root, recording), due, row["when"], given)
     return result
+
+
+def header_fields(file: ImportFile) -> list:
+    """The header's fields as a reader of the file finds them: a file that starts with U+FEFF
+    starts with a byte order mark, even where the header attack "\ufeffnumber" put it."""
+    fields = list(file.records[0].fields)
+    if not file.bom and file.records[0].text.startswith("\ufeff"):
+        fields[0] = fields[0][1:]
+    return fields
 
 
 def _instant(text: str, zone: str, now: float):
