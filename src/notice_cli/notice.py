@@ -9,9 +9,8 @@ from collections import namedtuple
 
 from .callfile import CallFile
 from .errors import InvalidInput, shown
-from .settings import NUMBER_PLACEHOLDER, Settings
+from .settings import MAX_NUMBER, NUMBER_PLACEHOLDER, Settings
 
-MAX_NUMBER = 32
 NUMBER = re.compile(r"\+?[0-9]+")
 # As the dialplan names recordings (rec_${UNIQUEID}): a dot is allowed, a leading one is not,
 # and nothing that would leave the recordings folder or mean something to Playback (, &).

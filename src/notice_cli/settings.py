@@ -13,13 +13,14 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from datetime import tzinfo
 
-from .callfile import check_value
+from .callfile import MAX_LINE_BYTES, check_value
 from .errors import InvalidInput, shown
 
 DEFAULT_CONFIG = "/etc/asterisk/notice.conf"
 CONFIG_ENV = "NOTICE_CONFIG"
 CONFIG_SECTION = "notice"
 NUMBER_PLACEHOLDER = "{number}"
+MAX_NUMBER = 32  # characters of a client's number: what {number} may become
 SYSLOG_FACILITIES = ("none", "user", "daemon") + tuple(f"local{n}" for n in range(8))
 
 
@@ -78,7 +79,16 @@ def _channel(text: str) -> str:
     if not re.match(r"[A-Za-z0-9_]+/.", text):
         raise ValueError("must be Tech/resource, e.g. Local/{number}@from-internal or PJSIP/{number}@trunk")
     check_value("channel", text)
+    _fits_a_line("Channel", text.replace(NUMBER_PLACEHOLDER, "9" * MAX_NUMBER), f"with a number of {MAX_NUMBER} digits, ")
     return text
+
+
+def _fits_a_line(key: str, value: str, given: str = "") -> None:
+    """Refuse a setting whose call-file line Asterisk would skip (pbx_spool reads a line into a
+    1024-byte buffer): better named with its source now than refused for each notice later."""
+    if len(f"{key}: {value}\n".encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES:
+        raise ValueError(f"is too long: {given}its {key} line would be over {MAX_LINE_BYTES} bytes, "
+                         "which Asterisk skips")
 
 
 # pbx_spool splits a call file's caller ID into a name and a number of 80-byte buffers
@@ -90,6 +100,7 @@ def _caller_id(text: str) -> str | None:
     if not text:
         return None
     check_value("caller ID", text)
+    _fits_a_line("CallerID", text)
     if any(len(part.encode("utf-8")) > MAX_CALLER_ID_PART for part in _caller_id_parts(text)):
         raise ValueError(f"has a name or a number of more than {MAX_CALLER_ID_PART} bytes; Asterisk cuts them there")
     return text

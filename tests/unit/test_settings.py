@@ -62,6 +62,8 @@ def test_empty_caller_id_option_clears_the_configured_one():
     ("channel", "{number}", "option", "must be Tech/resource"),
     ("channel", "Local/{number}@x;y", "env", "contains a ';'"),
     ("channel", "Local/{number}@x\nApplication: System", "option", "control character"),
+    ("channel", "Local/{number}@" + "x" * 975, "env", "with a number of 32 digits, its Channel line would be over 1023"),
+    ("caller_id", '"Desk"' + " " * 1010 + "<100>", "option", "its CallerID line would be over 1023 bytes"),
     ("caller_id", "Desk #1", "file", "contains a '#'"),
     ("caller_id", "Desk\r\nChannel: x", "env", "control character"),
     ("caller_id", '"' + "N" * 80 + '" <1>', "file", "more than 79 bytes"),
@@ -154,3 +156,8 @@ def test_a_byte_order_mark_is_no_part_of_the_config_file(fs):
 ])
 def test_a_caller_id_asterisk_keeps_whole_is_taken(caller_id):
     assert resolve({"caller_id": caller_id}, {}, {}, CONF).caller_id == caller_id
+
+
+def test_the_longest_channel_that_fits_a_line_with_any_number_is_taken():
+    longest = "Local/{number}@" + "x" * (1023 - len("Channel: Local/@\n") - 32)
+    assert resolve({"channel": longest}, {}, {}, CONF).channel == longest
