@@ -66,11 +66,16 @@ def render(call: CallFile) -> str:
     lines = []
     for key, value in call.fields():
         check_value(key, value)
-        line = f"{key}: {value}\n"
-        if len(line.encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES:
+        if not fits_a_line(key, value):
             raise InvalidInput(f"{key} is {len(value)} characters long; Asterisk skips call-file lines of 1024 bytes or more")
-        lines.append(line)
+        lines.append(f"{key}: {value}\n")
     return "".join(lines)
+
+
+def fits_a_line(key: str, value: str) -> bool:
+    """Whether the line KEY: VALUE is short enough for pbx_spool, which reads a line into a
+    1024-byte buffer and skips a longer one."""
+    return len(f"{key}: {value}\n".encode("utf-8", "surrogateescape")) <= MAX_LINE_BYTES
 
 
 def read_fields(text: str) -> Iterator[tuple[str, str]]:

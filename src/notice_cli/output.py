@@ -129,7 +129,7 @@ def write_table(chunks: Iterable[Chunk], columns: tuple[str, ...], out: TextIO) 
     widths need every row first (the listing is in memory anyway, sorted); only the columns
     whose values differ in length are padded (ids, times and numbers do not)."""
     header = [column.upper() for column in columns]
-    texts = [list(map(_table_texts, chunk)) for chunk in chunks]
+    texts = [[_texts(column, MISSING) for column in chunk] for chunk in chunks]
     lengths = [set(chain.from_iterable(map(len, chunk[at]) for chunk in texts))  # the last column is not padded
                for at in range(len(columns) - 1)]
     widths = [max([len(title), *sizes]) for title, sizes in zip(header, lengths)]
@@ -141,15 +141,16 @@ def write_table(chunks: Iterable[Chunk], columns: tuple[str, ...], out: TextIO) 
         out.write(_lines(padded, before, "\n"))
 
 
-def _table_texts(column: tuple) -> tuple[str, ...]:
-    """COLUMN's values as a table shows them: as str() does, an unknown one as MISSING."""
+def _texts(column: tuple, missing: str) -> tuple[str, ...]:
+    """COLUMN's values as text, as str() makes them, an unknown one (None) as MISSING; the
+    column itself if it is all text already."""
     try:
         "".join(column)  # all text (C code): nothing to change
         return column
     except TypeError:
         if type(None) not in set(map(type, column)):
             return tuple(map(str, column))
-        return tuple(MISSING if value is None else str(value) for value in column)
+        return tuple(missing if value is None else str(value) for value in column)
 
 
 def _lines(texts: list[Iterable[str]], before: list[str], end: str) -> str:
@@ -224,19 +225,11 @@ def write_csv(chunks: Iterable[Chunk], columns: tuple[str, ...], out: TextIO) ->
 
 def _csv_texts(column: tuple) -> Iterable[str] | None:
     """COLUMN's fields as the csv module writes them if none needs quoting, else None."""
-    try:
-        joined = "".join(column)
-    except TypeError:
-        kinds = set(map(type, column))
-        if kinds == {int}:
-            return list(map(int.__repr__, column))  # digits and '-' alone
-        if not kinds <= {str, int, type(None)}:
-            return None
-        column = ["" if value is None else str(value) for value in column]
-        joined = "".join(column)
+    texts = _texts(column, "")
+    joined = "".join(texts)
     if "," in joined or '"' in joined or "\r" in joined or "\n" in joined:
         return None
-    return column
+    return texts
 
 
 # --- one notice in full ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from datetime import tzinfo
 
-from .callfile import MAX_LINE_BYTES, check_value
+from .callfile import MAX_LINE_BYTES, check_value, fits_a_line
 from .errors import InvalidInput, shown
 
 DEFAULT_CONFIG = "/etc/asterisk/notice.conf"
@@ -84,9 +84,9 @@ def _channel(text: str) -> str:
 
 
 def _fits_a_line(key: str, value: str, given: str = "") -> None:
-    """Refuse a setting whose call-file line Asterisk would skip (pbx_spool reads a line into a
-    1024-byte buffer): better named with its source now than refused for each notice later."""
-    if len(f"{key}: {value}\n".encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES:
+    """Refuse a setting whose call-file line Asterisk would skip: better named with its source
+    now than refused for each notice later."""
+    if not fits_a_line(key, value):
         raise ValueError(f"is too long: {given}its {key} line would be over {MAX_LINE_BYTES} bytes, "
                          "which Asterisk skips")
 
