@@ -12,8 +12,6 @@ through the same System() calls a PBX makes; notice-spool's default channel,
 Local/<number>@from-internal, rings the sipp phone "client".
 """
 
-import os
-import shutil
 import time
 import wave
 from datetime import datetime, timedelta, timezone
@@ -21,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import MODULES, AsteriskSandbox, write_tone
+from harness import AsteriskSandbox, write_tone
+from notice_dialplan import (FROM_INTERNAL, GLOBALS, PROMPTS, SETTINGS, configure, resolve_in, said_digits,
+                             sound_seconds)
 
-REPO = Path(__file__).resolve().parents[2]
-DIALPLAN = REPO / "dialplan"
-SOURCE = REPO / "src" / "notice_cli"
+AFTER_CALL = SETTINGS["NOTICE_CODE_AFTER_CALL"]
+ANY_TIME = SETTINGS["NOTICE_CODE_ANY_TIME"]
 
 # Operators, the clients they reach, and what each chooses.
 WAY1_CLIENT = "79991234567"  # calls operator 101, who presses *5 and records a message
@@ -35,71 +34,47 @@ UNSAVED_CLIENT = "79990000004"  # keyed by operator 104 after *56, whose spool w
 SPOKEN_SECONDS = 2.0  # what operator 101 says into the recording
 PREPARED_SECONDS = {1: 1.0, 2: 3.0}
 
-EXTRA_MODULES = """
-; the notice dialplan and the simulated handsets
-load = app_senddtmf.so
-load = app_sayunixtime.so
-load = app_exec.so
-load = func_db.so
-load = func_cut.so
-load = func_env.so
-load = res_musiconhold.so
-load = res_clioriginate.so
-load = format_gsm.so
-load = codec_gsm.so
-"""
-
-TEST_DIALPLAN = """\
-[general]
-static = yes
-writeprotect = yes
-
-[globals]
-#include "globals_notice.conf"
-; This sandbox's paths; one more attempt than the default so the refusal paths fit.
-NOTICE_SPOOL = {run}/bin/notice-spool
-NOTICE_RECORDINGS = {run}/recordings
-NOTICE_PREPARED = {run}/recordings/prepared
-NOTICE_SAY_ZONE = UTC
+SHIPPED = GLOBALS + """\
+; One more attempt than the default, so the refusal paths fit.
 NOTICE_ATTEMPTS = 5
 
 #include "extensions_notice.conf"
+""" + FROM_INTERNAL
 
-; notice-spool's default channel: the notice rings the sipp phone "client".
-[from-internal]
-exten => _[+0-9].,1,Dial(PJSIP/${{EXTEN}}@client,20)
- same => n,Hangup()
-
+# A format string: {run}, {way1_client} and {handsets}.
+TEST_CALLS = """
 ; --- the PBX side of the test calls -------------------------------------------------------
 
-; Way 1: the client calls operator 101, whose calls have the *5 feature and the way-2 hook.
+; Way 1: the client calls operator 101, whose answered calls get the operator's hook: the
+; *5 feature on their channel only, and way 2's memory.
 [test-inbound]
 exten => 101,1,Set(CALLERID(num)={way1_client})
- same => n,Set(__DYNAMIC_FEATURES=notice)
- same => n,Dial(Local/way1@test-handset/n,30,U(notice-remember-received^101^${{CALLERID(num)}}))
+ same => n,Dial(Local/way1@test-handset/n,30,U(notice-operator-answered^101))
  same => n,Hangup()
 
 ; Way 2, first: operator 102 calls a client, with the hook that remembers the number.
 [test-outbound]
 exten => _X.,1,Set(CALLERID(num)=102)
- same => n,Gosub(notice-remember-dialled,s,1(102,${{EXTEN}}))
+ same => n,Set(DIALLED=${{FILTER(0123456789+,${{EXTEN}})}})
+ same => n,Gosub(notice-operator-dials,s,1(102,${{DIALLED}}))
  same => n,Dial(Local/talk@test-client-handset/n,20)
  same => n,Hangup()
 
 ; The operators' phones dial the codes: their caller ID tells who they are.
 [test-operator-102]
-exten => _*5X,1,Set(CALLERID(num)=102)
+exten => _*X.,1,Set(CALLERID(num)=102)
  same => n,Goto(notice-codes,${{EXTEN}},1)
 
 [test-operator-103]
-exten => _*5X,1,Set(CALLERID(num)=103)
+exten => _*X.,1,Set(CALLERID(num)=103)
  same => n,Goto(notice-codes,${{EXTEN}},1)
 
 ; Operator 104's notice-spool cannot write the spool (exit 4): a channel variable shadows the
-; global, and --dry-run (the check of the time) does not touch the spool, so only saving fails.
+; global with a command whose spool is missing; --dry-run (the check of the time) does not
+; touch the spool, so only saving fails.
 [test-operator-104]
-exten => _*5X,1,Set(CALLERID(num)=104)
- same => n,Set(NOTICE_SPOOL=${{NOTICE_SPOOL}} --spool-dir /nonexistent)
+exten => _*X.,1,Set(CALLERID(num)=104)
+ same => n,Set(NOTICE_SPOOL={run}/bin/notice-spool-nowhere)
  same => n,Goto(notice-codes,${{EXTEN}},1)
 
 ; --- the people ---------------------------------------------------------------------------
@@ -132,90 +107,18 @@ def keys(digits: str) -> str:
     return f"SendDTMF({digits},120,120)"
 
 
-def said_digits(chroot, number: str) -> float:
-    """How long SayDigits takes to say NUMBER."""
-    return sound_seconds(chroot, "&".join(f"digits/{digit}" for digit in number))
-
-
-# --- the sandbox ------------------------------------------------------------------------------
-
-def resolve_in(chroot: Path, path: str) -> Path:
-    """PATH as the chroot sees it, following symlinks that are absolute inside the chroot."""
-    current = chroot
-    for part in Path(path).parts[1:]:
-        current = current / part
-        for _ in range(20):
-            if not current.is_symlink():
-                break
-            target = os.readlink(current)
-            current = (chroot / target.lstrip("/")) if target.startswith("/") else current.parent / target
-    return current
-
-
-def sound_seconds(chroot: Path, names: str) -> float:
-    """Length of an '&' list of core sounds (GSM: 33 bytes per 20 ms frame)."""
-    total = 0.0
-    for name in names.split("&"):
-        found = resolve_in(chroot, f"/usr/share/asterisk/sounds/en/{name}.gsm")
-        total += found.stat().st_size / 33 * 0.020
-    return total
-
-
-def globals_of(path: Path) -> dict:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.split(";")[0].strip()
-        if "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
-    return values
-
-
-PROMPTS = {k: v for k, v in globals_of(DIALPLAN / "globals_notice.conf").items() if k.startswith("NOTICE_PROMPT_")}
-
-
 def keypad(moment: datetime) -> str:
     return moment.strftime("%Y*%m*%d**%H***%M")
 
 
-def install_notice_spool(sandbox: AsteriskSandbox) -> None:
-    """notice-spool inside the chroot, as the dialplan's System() finds it: this project's
-    source run by Debian's python3, with a config file for this sandbox."""
+def prepare(sandbox: AsteriskSandbox, handsets: str) -> None:
     run = sandbox.run.path
-    shutil.copytree(SOURCE, run / "lib" / "python" / "notice_cli",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (run / "etc" / "notice.conf").write_text(
-        "[notice]\n"
-        f"spool_dir = {run}/spool\n"
-        f"recordings_dir = {run}/recordings\n"
-        f"prepared_dir = {run}/recordings/prepared\n"
-        "tz = UTC\n"
-        "syslog_facility = none\n")
-    wrapper = run / "bin" / "notice-spool"
-    wrapper.parent.mkdir()
-    wrapper.write_text("#!/bin/sh\n"
-                       f"NOTICE_CONFIG={run}/etc/notice.conf PYTHONPATH={run}/lib/python "
-                       'exec python3 -m notice_cli "$@"\n')
-    wrapper.chmod(0o755)
-
-
-def configure(sandbox: AsteriskSandbox, handsets: str) -> None:
-    run, etc = sandbox.run.path, sandbox.run.etc
-    for conf in DIALPLAN.glob("*.conf"):
-        shutil.copy(conf, etc / conf.name)
-    (etc / "extensions.conf").write_text(TEST_DIALPLAN.format(
-        run=run, way1_client=WAY1_CLIENT, handsets=handsets))
-    (etc / "features.conf").write_text('[applicationmap]\n#include "features_notice.conf"\n')
-    (etc / "modules.conf").write_text(MODULES + EXTRA_MODULES)
-    (run / "moh").mkdir()
-    write_tone(run / "moh" / "hold.wav", 5.0, hertz=300)
-    (etc / "musiconhold.conf").write_text(f"[default]\nmode = files\ndirectory = {run}/moh\n")
-    prepared = sandbox.recordings_dir / "prepared"
-    prepared.mkdir()
-    for number, seconds in PREPARED_SECONDS.items():
-        write_tone(prepared / f"{number}.wav", seconds, hertz=500 + 100 * number)
+    configure(sandbox, SHIPPED + TEST_CALLS.format(run=run, way1_client=WAY1_CLIENT, handsets=handsets),
+              prepared=PREPARED_SECONDS)
     write_tone(run / "spoken.wav", SPOKEN_SECONDS, hertz=700)
-    install_notice_spool(sandbox)
+    nowhere = run / "bin" / "notice-spool-nowhere"
+    nowhere.write_text(f'#!/bin/sh\nexec {run}/bin/notice-spool --spool-dir /nonexistent "$@"\n')
+    nowhere.chmod(0o755)
 
 
 # --- the scripts of the three operators -------------------------------------------------------
@@ -304,7 +207,7 @@ def asterisk(chroot, due):
         unsaved_operator(chroot, due),
     ])
     try:
-        configure(sandbox, handsets)
+        prepare(sandbox, handsets)
         sandbox.start()
         yield sandbox
     finally:
@@ -340,7 +243,7 @@ def test_dialplan_loads_without_warnings(asterisk):
     sandbox = asterisk
     assert "Dialplan reloaded" in sandbox.rx("dialplan reload")
     contexts = sandbox.rx("dialplan show notice-compose")
-    assert "notice-compose" in contexts and "System(${NOTICE_SPOOL}" in contexts
+    assert "notice-compose" in contexts and "System(${spool}" in contexts
     assert "*5" in sandbox.rx("features show")
 
 
@@ -358,9 +261,9 @@ def test_three_ways_schedule_the_notices_and_the_clients_hear_them(asterisk, due
     time.sleep(6)
     assert "notice/last/102" in sandbox.rx("database show notice")
     sandbox.rx("channel originate Local/wait@test-client-handset/n extension 101@test-inbound")
-    sandbox.rx("channel originate Local/way2@test-handset/n extension *55@test-operator-102")
-    sandbox.rx("channel originate Local/way3@test-handset/n extension *56@test-operator-103")
-    sandbox.rx("channel originate Local/way4@test-handset/n extension *56@test-operator-104")
+    sandbox.rx(f"channel originate Local/way2@test-handset/n extension {AFTER_CALL}@test-operator-102")
+    sandbox.rx(f"channel originate Local/way3@test-handset/n extension {ANY_TIME}@test-operator-103")
+    sandbox.rx(f"channel originate Local/way4@test-handset/n extension {ANY_TIME}@test-operator-104")
 
     # All three operators are done well before the notices are due.
     deadline = due.timestamp() - 5
@@ -380,7 +283,7 @@ def test_three_ways_schedule_the_notices_and_the_clients_hear_them(asterisk, due
     while time.time() < deadline and PROMPTS["NOTICE_PROMPT_NOT_SAVED"] not in not_saved_lines(sandbox):
         time.sleep(0.5)
     told = not_saved_lines(sandbox)
-    assert "--spool-dir /nonexistent 79990000004 1 '" in told
+    assert "notice-spool-nowhere 79990000004 1 '" in told
     assert PROMPTS["NOTICE_PROMPT_NOT_SAVED"] in told and "NOTICE_STATUS=SAVED" not in told
     assert UNSAVED_CLIENT not in spooled_notices(sandbox)
 

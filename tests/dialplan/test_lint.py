@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import filtering
+
 DIALPLAN = Path(__file__).resolve().parents[2] / "dialplan"
 ASTERISKLINT = Path(sys.executable).parent / "asterisklint"
 LAYOUT = '[general]\n\n[globals]\n#include "globals_notice.conf"\n\n#include "extensions_notice.conf"\n'
@@ -54,21 +56,72 @@ def test_no_macro_anywhere():
     assert [where for where, code in dialplan_lines() if re.search(r"\bMacro\b", code)] == []
 
 
-def test_system_gets_only_filtered_values():
-    """Every value in a System() call is the configured command or a value FILTER()ed to what
-    notice-spool accepts, and the time, whose '*' a shell would expand, is quoted."""
+def admin_globals() -> set:
+    return set(re.findall(r"^(NOTICE_[A-Z_]+)=", (DIALPLAN / "globals_notice.conf").read_text(), re.M))
+
+
+def readme_dialplan() -> str:
+    """The dialplan examples of the README: every fenced block with an `exten =>` line."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", (DIALPLAN.parent / "README.md").read_text(), re.S)
+    return "\n".join(block for block in blocks if "exten =>" in block)
+
+
+def test_every_shipped_file_filters_at_the_door():
+    """No value a caller or the network controls reaches ExecIf, GotoIf, $[...], Gosub()
+    arguments, Dial(), a hangup handler or System() unless FILTER()ed into a LOCAL() first."""
+    shipped = [conf for conf in DIALPLAN.glob("*.conf") if "exten =>" in conf.read_text()]
+    assert shipped
+    found = [problem for conf in shipped
+             for problem in filtering.problems(conf.read_text(), conf.name, admin_globals())]
+    assert found == []
+
+
+def test_the_readme_examples_filter_at_the_door():
+    examples = readme_dialplan()
+    assert "exten =>" in examples
+    assert filtering.problems(examples, "README.md", admin_globals()) == []
+
+
+@pytest.mark.parametrize("line, problem", [
+    # The line of issue 10: a caller ID of "1):System(touch /tmp/x" ran System().
+    (" same => n,ExecIf($[\"${number}\" = \"\"]?Set(LOCAL(number)=${IMPORT(${BRIDGEPEER},CALLERID(num))}))",
+     "${IMPORT(${BRIDGEPEER},CALLERID(num))} is not a filtered local"),
+    (" same => n,Set(LOCAL(number)=${CALLERID(num)})\n same => n,Gosub(notice-compose,s,1(${number}))",
+     "${number} is not a filtered local"),
+    (" same => n,Read(LOCAL(keyed),beep)\n same => n,GotoIf($[${keyed} = 1]?done)",
+     "${keyed} is not a filtered local"),
+    (" same => n,Set(LOCAL(n)=${FILTER(0-9,${CALLERID(num)})})\n same => n,Set(LOCAL(n)=${DB(x/y)})\n"
+     " same => n,GotoIf($[${n} = 1]?done)", "${n} is not a filtered local"),
+    (" same => n,Set(LOCAL(n)=${FILTER(0-9\",${CALLERID(num)})})\n same => n,GotoIf($[\"${n}\" = 1]?done)",
+     "may hold"),
+    (" same => n,Dial(PJSIP/101,30,U(notice-remember-received^101^${CALLERID(num)}))",
+     "${CALLERID(num)} is not a filtered local"),
+    (" same => n,Set(CHANNEL(hangup_handler_push)=notice-remember,s,1(${ARG1}))", "${ARG1} is not a filtered local"),
+    (" same => n,GotoIf($[${LEN(${CONNECTEDLINE(num)})} > 0]?done)", "is not a filtered local"),
+    (" same => n,System(${NOTICE_SPOOL} 1 2 3)", "FILTER() it to a path first"),
+    (" same => n,Set(LOCAL(w)=${FILTER(0-9*,${ARG1})})\n same => n,System(/bin/x ${w})", "for the shell"),
+    (" same => n,GotoIf($[\"${GOSUB_RETVAL}\" = 1]?done)", "${GOSUB_RETVAL} is not a filtered local"),
+])
+def test_the_rule_catches_an_unfiltered_value(line, problem):
+    """The check above can fail: each of these breaks the rule, and is named."""
+    text = "[ctx]\nexten => s,1,NoOp()\n" + line + "\n"
+    found = filtering.problems(text, "bad.conf", admin_globals())
+    assert any(problem in found_line for found_line in found), found
+
+
+def test_system_runs_only_notice_commands():
+    """System() runs the configured commands (filtered to a path), never anything else."""
     calls = [(where, code) for where, code in dialplan_lines() if "System(" in code]
-    assert len(calls) == 2
+    assert len(calls) == 3
     for where, code in calls:
-        arguments = re.search(r"System\((.*)\)\s*$", code).group(1).split()
-        assert arguments[0] == "${NOTICE_SPOOL}", where
-        assert arguments[-1] == "'${when}'", where
-        assert set(arguments[1:-1]) <= {"--dry-run", "${number}", "${recording}", "${ARG1}", "${ARG2}"}, where
+        words = re.search(r"System\((.*)\)\s*$", code).group(1).split()
+        assert words[0] in ("${spool}", "${command}"), where
 
 
 def test_prompts_and_settings_are_globals_at_the_top():
     names = set(re.findall(r"\$\{(NOTICE_[A-Z_]+)\}", (DIALPLAN / "extensions_notice.conf").read_text()))
     defined = set(re.findall(r"^(NOTICE_[A-Z_]+)=", (DIALPLAN / "globals_notice.conf").read_text(), re.M))
-    # NOTICE_STATUS, NOTICE_RECORDING, NOTICE_WHEN are results the dialplan sets, not settings.
-    assert names - defined <= {"NOTICE_STATUS", "NOTICE_RECORDING", "NOTICE_WHEN"}
+    # Results and marks the dialplan sets on the channel, not settings.
+    assert names - defined <= {"NOTICE_STATUS", "NOTICE_RECORDING", "NOTICE_WHEN", "NOTICE_OPERATOR",
+                               "NOTICE_DISCARD", "NOTICE_DISCARD_ON_HANGUP"}
     assert {name for name in defined if name.startswith("NOTICE_PROMPT_")} <= names
