@@ -96,6 +96,7 @@ def globals_of(path: Path) -> dict:
 
 SETTINGS = globals_of(DIALPLAN / "globals_notice.conf")
 PROMPTS = {k: v for k, v in SETTINGS.items() if k.startswith("NOTICE_PROMPT_")}
+IN_CALL_CODE = re.search(r"^notice => ([^,]+),", (DIALPLAN / "features_notice.conf").read_text(), re.M).group(1)
 
 
 def install_commands(sandbox: AsteriskSandbox, **extra_settings: str) -> None:

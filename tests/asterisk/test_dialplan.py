@@ -20,17 +20,17 @@ from pathlib import Path
 import pytest
 
 from harness import AsteriskSandbox, write_tone
-from notice_dialplan import (FROM_INTERNAL, GLOBALS, PROMPTS, SETTINGS, configure, resolve_in, said_digits,
-                             sound_seconds)
+from notice_dialplan import (FROM_INTERNAL, GLOBALS, IN_CALL_CODE, PROMPTS, SETTINGS, configure,
+                             resolve_in, said_digits, sound_seconds)
 
 AFTER_CALL = SETTINGS["NOTICE_CODE_AFTER_CALL"]
 ANY_TIME = SETTINGS["NOTICE_CODE_ANY_TIME"]
 
 # Operators, the clients they reach, and what each chooses.
-WAY1_CLIENT = "79991234567"  # calls operator 101, who presses *5 and records a message
-WAY2_CLIENT = "79990000002"  # called by operator 102, who then dials *55 and picks prepared 2
-WAY3_CLIENT = "79990000003"  # keyed by operator 103 after *56; prepared 1 after unknown 7
-UNSAVED_CLIENT = "79990000004"  # keyed by operator 104 after *56, whose spool write fails
+WAY1_CLIENT = "79991234567"  # calls operator 101, who presses the in-call code and records a message
+WAY2_CLIENT = "79990000002"  # called by operator 102, who then dials the after-call code and picks prepared 2
+WAY3_CLIENT = "79990000003"  # keyed by operator 103 after the any-time code; prepared 1 after unknown 7
+UNSAVED_CLIENT = "79990000004"  # keyed by operator 104 after the any-time code, whose spool write fails
 SPOKEN_SECONDS = 2.0  # what operator 101 says into the recording
 PREPARED_SECONDS = {1: 1.0, 2: 3.0}
 
@@ -46,7 +46,7 @@ TEST_CALLS = """
 ; --- the PBX side of the test calls -------------------------------------------------------
 
 ; Way 1: the client calls operator 101, whose answered calls get the operator's hook: the
-; *5 feature on their channel only, and way 2's memory.
+; in-call code on their channel only, and way 2's memory.
 [test-inbound]
 exten => 101,1,Set(CALLERID(num)={way1_client})
  same => n,Dial(Local/way1@test-handset/n,30,U(notice-operator-answered^101))
@@ -124,10 +124,10 @@ def prepare(sandbox: AsteriskSandbox, handsets: str) -> None:
 # --- the scripts of the three operators -------------------------------------------------------
 
 def way1_operator(chroot, due: datetime, run: Path) -> str:
-    """Operator 101, in a call with the client: *5, records a message, keys the time, confirms."""
+    """Operator 101, in a call with the client: the in-call code, records a message, keys the time, confirms."""
     when = keypad(due) + "#"
     return handset("way1", [
-        (2.0, keys("*5")),
+        (2.0, keys(IN_CALL_CODE)),
         (1.5, keys("0#")),  # after the beep: 0 means "record one now"
         (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_RECORD"]) + 1.5, f"Playback({run}/spoken)"),
         (0.3, keys("#")),  # ends the recording
@@ -138,7 +138,7 @@ def way1_operator(chroot, due: datetime, run: Path) -> str:
 
 
 def way2_operator(chroot, due: datetime) -> str:
-    """Operator 102 after the call: *55, hears the number, picks prepared 2, keys the time, confirms."""
+    """Operator 102 after the call: the after-call code, hears the number, picks prepared 2, keys the time, confirms."""
     when = keypad(due) + "#"
     announce = sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_TO_NUMBER"]) + said_digits(chroot, WAY2_CLIENT)
     return handset("way2", [
@@ -150,7 +150,7 @@ def way2_operator(chroot, due: datetime) -> str:
 
 
 def way3_operator(chroot, due: datetime, first_try: datetime) -> str:
-    """Operator 103 at any time: *56, keys the number, picks an unknown prepared recording (7)
+    """Operator 103 at any time: the any-time code, keys the number, picks an unknown prepared recording (7)
     then 1, keys a past time, then Feb 30, then a good time that they re-enter (2), then the
     time they confirm."""
     number = WAY3_CLIENT + "#"
@@ -173,7 +173,7 @@ def way3_operator(chroot, due: datetime, first_try: datetime) -> str:
 
 
 def unsaved_operator(chroot, due: datetime) -> str:
-    """Operator 104 at any time: *56, the number, prepared 1, the time, confirms; the spool fails."""
+    """Operator 104 at any time: the any-time code, the number, prepared 1, the time, confirms; the spool fails."""
     number = UNSAVED_CLIENT + "#"
     return handset("way4", [
         (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_NUMBER"]) + 1.0, keys(number)),
@@ -244,7 +244,7 @@ def test_dialplan_loads_without_warnings(asterisk):
     assert "Dialplan reloaded" in sandbox.rx("dialplan reload")
     contexts = sandbox.rx("dialplan show notice-compose")
     assert "notice-compose" in contexts and "System(${spool}" in contexts
-    assert "*5" in sandbox.rx("features show")
+    assert IN_CALL_CODE in sandbox.rx("features show")
 
 
 def test_every_default_prompt_is_a_core_sound(chroot):

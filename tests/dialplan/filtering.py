@@ -16,7 +16,9 @@ In System() (a shell runs it) each value must also be shell-inert: letters, digi
 / . _ + - only, or '*' too when single-quoted.
 
 A value read with Read(), a channel variable, ARGn, GOSUB_RETVAL, CALLERID(), CONNECTEDLINE(),
-IMPORT(), DB(), BRIDGEPEER or EXTEN is never accepted there as it is.
+IMPORT(), DB(), BRIDGEPEER or EXTEN is never accepted there as it is. And such a value is
+FILTER()ed or measured with LEN() only from a LOCAL() whose '(', ')' and ':' REPLACE() made
+'_' (the top of extensions_notice.conf says why).
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ SAFE_FUNCTIONS = {"LEN", "STAT", "FILTER"}
 # Places where substituted text is parsed again: applications and the hangup-handler target.
 PARSING_APPS = {"ExecIf", "GotoIf", "GosubIf", "Gosub", "Dial", "System", "TrySystem"}
 UNKNOWN = None  # the character set of a value nobody filtered
+# Values a caller or the network sets, which must be copied whole and REPLACE()d before
+# FILTER() reads them (functions and channel variables).
+RAW_SOURCES = {"CALLERID", "CONNECTEDLINE", "IMPORT", "DB", "CHANNEL", "SHARED", "BRIDGEPEER",
+               "DIALEDPEERNAME", "DIAL_NUMBER", "OUTNUM", "EXTEN", "FILE"}
 
 
 @dataclass
@@ -156,7 +162,7 @@ class Rules:
                 return UNKNOWN
             result |= chars
         for expression in _expressions(text):
-            if self.chars_of_expression(expression) is UNKNOWN:
+            if self.chars(expression) is UNKNOWN:
                 return UNKNOWN
             result |= DIGITS | {"-"}
         return result
@@ -181,17 +187,46 @@ class Rules:
             return DIGITS
         return UNKNOWN
 
-    def chars_of_expression(self, expression: str):
-        return self.chars(expression)
-
     def problems(self) -> list[str]:
-        """One line for each unfiltered value in a place where it would be parsed again."""
+        """One line for each unfiltered value in a place where it would be parsed again, and
+        for each raw value filtered or measured before its '(', ')' and ':' were replaced."""
         found = []
         for priority in self.context.priorities:
             for place, text in _places(priority):
                 for ref in references(text):
                     found += self._check(priority, place, text, ref)
+            found += self._unreplaced(priority)
         return found
+
+    def _neutralized(self) -> set[str]:
+        """Locals whose '(', ')' and ':' are replaced: REPLACE(name,():,_) is assigned to them."""
+        return {name for name, value in self._assignments()
+                if value is not None and value.strip() == f"${{REPLACE({name},():,_)}}"}
+
+    def _unreplaced(self, priority: Priority) -> list[str]:
+        """A caller's value measured by LEN(), or a raw source FILTER()ed directly, before its
+        '(', ')' and ':' were replaced: the filtered value or its length may be cut short."""
+        found = []
+        for ref in _all_references(priority.args):
+            call = re.match(r"^(FILTER|LEN)\((.*)\)$", ref, re.S)
+            if not call:
+                continue
+            inner = call.group(2).split(",", 1)[-1] if call.group(1) == "FILTER" else call.group(2)
+            for value in references(inner):
+                if self._needs_replacing(value, measured=call.group(1) == "LEN"):
+                    found.append(f"{priority.where} [{priority.context}] {call.group(1)}() of ${{{value}}}: "
+                                 "copy it into a LOCAL() and REPLACE(name,():,_) it first")
+        return found
+
+    def _needs_replacing(self, value: str, measured: bool) -> bool:
+        if value in self._neutralized() or self.ref_chars(value) is not UNKNOWN:
+            return False
+        name = re.match(r"^(\w+)", value).group(1)
+        return measured or name in RAW_SOURCES or name in self._keyed()
+
+    def _keyed(self) -> set[str]:
+        return {name for name, value in self._assignments() if value is None}
+
 
     def _check(self, priority: Priority, place: str, text: str, ref: str) -> list[str]:
         chars = self.ref_chars(ref)
@@ -214,6 +249,15 @@ class Rules:
         if place == "System()" and ref in self.admin:
             return [f"{where}: ${{{ref}}} is an admin's setting: FILTER() it to a path first"]
         return []
+
+
+def _all_references(text: str) -> list[str]:
+    """Every ${...} of TEXT, at every depth."""
+    found = []
+    for ref in references(text):
+        found.append(ref)
+        found += _all_references(ref)
+    return found
 
 
 def _places(priority: Priority):

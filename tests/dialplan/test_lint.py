@@ -15,10 +15,12 @@ import filtering
 DIALPLAN = Path(__file__).resolve().parents[2] / "dialplan"
 ASTERISKLINT = Path(sys.executable).parent / "asterisklint"
 LAYOUT = '[general]\n\n[globals]\n#include "globals_notice.conf"\n\n#include "extensions_notice.conf"\n'
+# FreePBX's extensions_custom.conf as the installer writes it, on 15/16 (Macro) and 17 (Gosub).
+FREEPBX = '#include "freepbx_notice.conf"\n#include "freepbx_hooks_{hooks}.conf"\n'
 
 
-def lint(folder: Path) -> subprocess.CompletedProcess:
-    (folder / "extensions.conf").write_text(LAYOUT)
+def lint(folder: Path, extra: str = "") -> subprocess.CompletedProcess:
+    (folder / "extensions.conf").write_text(LAYOUT + extra)
     return subprocess.run([str(ASTERISKLINT), "dialplan-check", "extensions.conf"], cwd=folder,
                           capture_output=True, text=True, timeout=60)
 
@@ -32,6 +34,12 @@ def layout(tmp_path):
 
 def test_asterisklint_finds_nothing(layout):
     result = lint(layout)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("hooks", ["macro", "gosub"])
+def test_asterisklint_finds_nothing_in_the_freepbx_files(layout, hooks):
+    result = lint(layout, FREEPBX.format(hooks=hooks))
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
@@ -101,6 +109,11 @@ def test_the_readme_examples_filter_at_the_door():
     (" same => n,System(${NOTICE_SPOOL} 1 2 3)", "FILTER() it to a path first"),
     (" same => n,Set(LOCAL(w)=${FILTER(0-9*,${ARG1})})\n same => n,System(/bin/x ${w})", "for the shell"),
     (" same => n,GotoIf($[\"${GOSUB_RETVAL}\" = 1]?done)", "${GOSUB_RETVAL} is not a filtered local"),
+    # ')' then ':' in the value closes FILTER()'s call early: "1):x" would filter as "1"
+    (" same => n,Set(LOCAL(n)=${FILTER(0-9,${CONNECTEDLINE(num)})})", "REPLACE(name,():,_) it first"),
+    (" same => n,Set(LOCAL(raw)=${DB(a/b)})\n same => n,Set(LOCAL(g)=${LEN(${raw})})", "REPLACE(name,():,_) it first"),
+    (" same => n,Read(LOCAL(keyed),beep)\n same => n,Set(LOCAL(n)=${FILTER(0-9,${keyed})})",
+     "REPLACE(name,():,_) it first"),
 ])
 def test_the_rule_catches_an_unfiltered_value(line, problem):
     """The check above can fail: each of these breaks the rule, and is named."""
@@ -123,5 +136,6 @@ def test_prompts_and_settings_are_globals_at_the_top():
     defined = set(re.findall(r"^(NOTICE_[A-Z_]+)=", (DIALPLAN / "globals_notice.conf").read_text(), re.M))
     # Results and marks the dialplan sets on the channel, not settings.
     assert names - defined <= {"NOTICE_STATUS", "NOTICE_RECORDING", "NOTICE_WHEN", "NOTICE_OPERATOR",
-                               "NOTICE_DISCARD", "NOTICE_DISCARD_ON_HANGUP"}
+                               "NOTICE_DISCARD", "NOTICE_DISCARD_ON_HANGUP", "NOTICE_REMEMBERING",
+                               "NOTICE_RINGING"}
     assert {name for name in defined if name.startswith("NOTICE_PROMPT_")} <= names
