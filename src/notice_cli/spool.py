@@ -146,26 +146,32 @@ def _refuse_existing(target: str) -> None:
 def _stage_and_move(data: bytes, staging: str, target: str, due: int, mode: int,
                     ids: tuple[int, int] | None) -> None:
     """Write DATA complete in tmp/ and rename it to TARGET; on a failure remove the staged file.
-    The staging file stays locked until it is renamed. The move is durable only once the
-    folder is fsynced (_fsync_or_take_back)."""
+    The staging file stays locked until it is renamed or removed. The move is durable only
+    once the folder is fsynced (_fsync_or_take_back)."""
     fd = _create_staging(staging)
-    moved = False
     try:
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-            os.chmod(staging, mode)
-            if ids:
-                os.chown(staging, *ids)
-            # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
-            os.utime(staging, (due, due))
-            os.rename(staging, target)
-            moved = True
-        finally:
-            os.close(fd)  # releases the lock
+        _write_timed(fd, data, staging, due, mode, ids)
+        os.rename(staging, target)
     except BaseException:
-        _remove_quietly(target if moved else staging)
+        _remove_quietly(staging)  # before the lock is released: until then the name is this file's
+        os.close(fd)
         raise
+    try:
+        os.close(fd)  # releases the lock
+    except BaseException:
+        _remove_quietly(target)
+        raise
+
+
+def _write_timed(fd: int, data: bytes, staging: str, due: int, mode: int, ids: tuple[int, int] | None) -> None:
+    """DATA into the staging file, fsynced, with its mode, owner and mtime."""
+    _write_all(fd, data)
+    os.fsync(fd)
+    os.chmod(staging, mode)
+    if ids:
+        os.chown(staging, *ids)
+    # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
+    os.utime(staging, (due, due))
 
 
 def _create_staging(staging: str) -> int:

@@ -435,6 +435,27 @@ def test_staging_file_removed_between_its_open_and_its_lock_is_made_again(layout
     assert len(locks.taken) == 2
 
 
+def test_a_failing_writer_removes_its_staging_file_before_it_lets_the_lock_go(layout, locks, monkeypatch):
+    """Once the lock is free, another writer may take the name back and make its own file of
+    it: removing after that would remove the other writer's file, and let a third make one."""
+    real_unlink = spool.os.unlink
+    locked_at_removal = []
+
+    def unlink(path, *args, **kwargs):
+        if path == STAGED:
+            locked_at_removal.append(os.stat(path).st_ino in locks.held_by.values())
+        return real_unlink(path, *args, **kwargs)
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool.os, "unlink", unlink)
+    monkeypatch.setattr(spool.os, "write", full_disk)
+    refusal()
+    assert locked_at_removal == [True]
+    assert_nothing_spooled()
+
+
 def test_existing_staging_symlink_is_not_followed(layout):
     victim = OUTGOING + "/planted.call"
     layout.create_symlink(STAGED, victim)
