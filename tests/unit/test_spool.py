@@ -48,48 +48,6 @@ def layout(fs, run_as):
     return fs
 
 
-class Locks:
-    """flock() as the kernel does it, for the fake file system, whose flock() does nothing:
-    a lock is an inode held through a descriptor until it is closed. hold(path) is another,
-    live process holding that file's lock."""
-
-    def __init__(self):
-        self.held_by: dict[int, int] = {}  # descriptor: inode, the locks of this process
-        self.elsewhere: set[int] = set()  # inodes other processes hold
-        self.taken: list[tuple[int, int]] = []  # (descriptor, operation) of each flock() that locked
-
-    def hold(self, path):
-        self.elsewhere.add(os.stat(path).st_ino)
-
-    def flock(self, fd, operation):
-        inode = os.fstat(fd).st_ino
-        if inode in self.elsewhere:
-            if operation & fcntl.LOCK_NB:
-                raise BlockingIOError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK))
-            raise AssertionError("a blocking flock() on a file another process holds would wait forever")
-        self.held_by[fd] = inode
-        self.taken.append((fd, operation))
-
-    def closed(self, fd):
-        self.held_by.pop(fd, None)
-
-
-@pytest.fixture
-def locks(fs, monkeypatch):
-    table = Locks()
-    real_close = spool.os.close
-
-    def close(fd):
-        table.closed(fd)
-        return real_close(fd)
-
-    # On pyfakefs' own fcntl and os objects: it puts them back in spool's globals when the
-    # test starts, after the fixtures.
-    monkeypatch.setattr(spool.fcntl, "flock", lambda fd, operation: table.flock(fd, operation))
-    monkeypatch.setattr(spool.os, "close", close)
-    return table
-
-
 def spool_it(text=TEXT, mode=0o644, owner=None):
     return spool.spool_call_file(text, NAME, DUE, SPOOL, mode, owner)
 
