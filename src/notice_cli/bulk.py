@@ -11,8 +11,10 @@ The header row names the columns, in any order (case and blanks aside):
 A row without an id gets one from what it is: its due second and a hash of its number,
 recording (as written) and due time (notice.content_id). Importing the same file again finds
 every notice it already scheduled, pending or finished, by that id and skips it; so does a row
-repeated in the file. A relative time (+1d) is relative to each run, so each run schedules
-it anew: give absolute times, or ids, in a file that may be imported twice.
+repeated in the file, and a row that another import of the file, running at the same time,
+has spooled or is spooling (spool.spool_call_files). A relative time (+1d) is relative to each
+run, so each run schedules it anew: give absolute times, or ids, in a file that may be
+imported twice.
 """
 
 from __future__ import annotations
@@ -179,20 +181,34 @@ def import_notices(lines: Iterable[str], source: str, settings: Settings, now: f
                           "(correct them, or use --skip-invalid to import the valid rows)", checked.problems)
     if planned:
         planned(checked)
-    spooled = []
+    spooled, meanwhile = _spool(checked.notices, source, settings, progress)
+    return Imported(spooled, len(checked.skipped) + meanwhile, len(checked.problems))
+
+
+def _spool(notices: list[Notice], source: str, settings: Settings,
+           progress: Callable[[int], None] | None) -> tuple[int, int]:
+    """Spool NOTICES and log each one spooled; return how many were spooled, and how many
+    another import of the same file (cron overlapping itself) spooled since known_ids()
+    looked, or is spooling right now: those are already scheduled."""
+    spooled: set[str] = set()
+    meanwhile: list[str] = []
 
     def moved(path: str) -> None:
-        spooled.append(path)
+        spooled.add(os.path.basename(path))
         if progress:
             progress(1)
 
-    call_files = ((render(call_file_for(notice, settings)), notice.file_name, notice.due)
-                  for notice in checked.notices)
+    def already(path: str) -> None:
+        meanwhile.append(path)
+        if progress:
+            progress(1)
+
+    call_files = ((render(call_file_for(notice, settings)), notice.file_name, notice.due) for notice in notices)
     try:
-        spool_call_files(call_files, settings.spool_dir, settings.file_mode, settings.owner, moved)
+        spool_call_files(call_files, settings.spool_dir, settings.file_mode, settings.owner, moved, already)
     finally:
         zone = settings.zone
         log_lines((f"notice {notice.id} to {notice.number} at {format_due(notice.due, zone)}: "
-                   f"{notice.recording} (imported from {source})" for notice in checked.notices[:len(spooled)]),
+                   f"{notice.recording} (imported from {source})" for notice in notices if notice.file_name in spooled),
                   settings.syslog_facility, settings.syslog_tag)
-    return Imported(len(spooled), len(checked.skipped), len(checked.problems))
+    return len(spooled), len(meanwhile)

@@ -13,7 +13,8 @@ A writer killed mid-write (SIGKILL, power) leaves its staging file in tmp/, wher
 never looks. The writer holds an exclusive flock on its staging file from creation to rename;
 a lock dies with its process, so an unlocked staging file is a leftover: `notice gc` removes
 it (clean_staging), and a writer that meets a leftover of its own name (an import run again)
-takes it back. Neither ever removes a file whose writer lives.
+takes it back. Neither ever removes a file whose writer lives: an import that meets a live
+writer's file of its own name (another import of the same file) leaves the notice to it.
 
 Reading streams: os.scandir, one file in memory at a time, and only files with the names
 notice-cli gives. Asterisk works on the same files meanwhile: one that vanishes between the
@@ -70,9 +71,10 @@ def spool_call_file(text: str, file_name: str, due: int, spool_dir: str,
     try:
         outgoing, staging_dir, ids = _ready(spool_dir, owner)
         target = os.path.join(outgoing, file_name)
-        _refuse_existing(target)
-        _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
-                        target, due, mode, ids)
+        # A TARGET already there is refused: the rename would replace a pending notice without a word.
+        if not _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
+                               target, due, mode, ids):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target)
         _fsync_or_take_back(outgoing, [target])
     except OSError as problem:
         raise SpoolError(explain(problem, spool_dir)) from None
@@ -80,23 +82,30 @@ def spool_call_file(text: str, file_name: str, due: int, spool_dir: str,
 
 
 def spool_call_files(call_files: Iterable[tuple[str, str, int]], spool_dir: str, mode: int,
-                     owner: str | None, moved: Callable[[str], None] | None = None) -> int:
+                     owner: str | None, moved: Callable[[str], None] | None = None,
+                     already: Callable[[str], None] | None = None) -> int:
     """Hand many call files (TEXT, FILE_NAME, DUE) to Asterisk, each staged, synced and timed
     as spool_call_file does; outgoing/ is fsynced once per SYNC_EVERY files, not per file.
-    MOVED(path) is told of each file once it is durable. Returns how many were spooled; on a
-    failure the durable ones stay (each is a whole notice) and SpoolError says how many."""
+    MOVED(path) is told of each file once it is durable. A notice that another import of the
+    same file has spooled since the caller looked, or is spooling, is not written: ALREADY(its
+    path in outgoing/) is told instead (_spool_unless_scheduled). Returns how many were
+    spooled; on a failure the durable ones stay (each is a whole notice) and SpoolError says
+    how many."""
     try:
         outgoing, staging_dir, ids = _ready(spool_dir, owner)
     except OSError as problem:
         raise SpoolError(explain(problem, spool_dir)) from None
+    archive = os.path.join(spool_dir, ARCHIVE)
     done = 0
     unsynced: list[str] = []
     try:
         for text, file_name, due in call_files:
             target = os.path.join(outgoing, file_name)
-            _refuse_existing(target)
-            _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
-                            target, due, mode, ids)
+            if not _spool_unless_scheduled(text.encode("utf-8", "surrogateescape"),
+                                           os.path.join(staging_dir, file_name), target, archive, due, mode, ids):
+                if already:
+                    already(target)
+                continue
             unsynced.append(target)
             if len(unsynced) == SYNC_EVERY:
                 done += _synced(outgoing, unsynced, moved)
@@ -137,47 +146,94 @@ def _ready(spool_dir: str, owner: str | None) -> tuple[str, str, tuple[int, int]
     return outgoing, staging_dir, ids
 
 
-def _refuse_existing(target: str) -> None:
-    # rename() would replace it: a pending notice of that name would be lost without a word.
-    if os.path.lexists(target):
-        raise SpoolError(f"{target} already exists; not overwriting it (schedule the notice again for a new name)")
+def _spool_unless_scheduled(data: bytes, staging: str, target: str, archive: str, due: int, mode: int,
+                            ids: tuple[int, int] | None) -> bool:
+    """_stage_and_move() for an import, which may overlap another import of the same file (cron
+    overlapping itself): False, and nothing written, when the notice is already there, pending
+    or archived in ARCHIVE, or when another run is writing it right now (it holds the lock of
+    its staging file). That run is not waited for: if it fails, it says so itself (exit 4, and
+    how many it spooled) and the next import spools the notice; waiting could hold this run
+    behind a writer stuck on its disk for as long as the disk takes."""
+    try:
+        return _stage_and_move(data, staging, target, due, mode, ids, archive)
+    except BeingWritten:
+        return False
 
 
 def _stage_and_move(data: bytes, staging: str, target: str, due: int, mode: int,
-                    ids: tuple[int, int] | None) -> None:
-    """Write DATA complete in tmp/ and rename it to TARGET; on a failure remove the staged file.
-    The staging file stays locked until it is renamed. The move is durable only once the
-    folder is fsynced (_fsync_or_take_back)."""
+                    ids: tuple[int, int] | None, archive: str | None = None) -> bool:
+    """Write DATA complete in tmp/ and rename it to TARGET, and return True; on a failure remove
+    the staged file. If the notice is already there (_already_there), write nothing and
+    return False. The move is durable only once the folder is fsynced (_fsync_or_take_back).
+
+    The staging file stays locked until it is renamed or removed, and every writer of a name
+    makes its staging file of that name first: while this one holds the lock, no other writer
+    can move a file of the name into outgoing/, so a TARGET not there at the check is not
+    there at the rename either (which would replace it without a word)."""
     fd = _create_staging(staging)
-    moved = False
     try:
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-            os.chmod(staging, mode)
-            if ids:
-                os.chown(staging, *ids)
-            # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
-            os.utime(staging, (due, due))
+        there = _already_there(target, archive)
+        if there:
+            os.unlink(staging)
+        else:
+            _write_timed(fd, data, staging, due, mode, ids)
+            # A rename, not link() + unlink() (which would refuse a TARGET there atomically):
+            # pbx_spool reads a file that is renamed in (inotify IN_MOVED_TO) at once, but one
+            # that is linked in (IN_CREATE alone) 2 s later, taking it for a file being
+            # written; and if anyone opens it meanwhile (notice list), it waits for an
+            # IN_CLOSE_WRITE that never comes and never calls it until Asterisk restarts.
             os.rename(staging, target)
-            moved = True
-        finally:
-            os.close(fd)  # releases the lock
     except BaseException:
-        _remove_quietly(target if moved else staging)
+        _remove_quietly(staging)  # before the lock is released: until then the name is this file's
+        os.close(fd)
         raise
+    try:
+        os.close(fd)  # releases the lock
+    except BaseException:
+        if not there:
+            _remove_quietly(target)
+        raise
+    return not there
+
+
+def _already_there(target: str, archive: str | None) -> bool:
+    """Whether TARGET is in outgoing/, or (with ARCHIVE) a file of its name is in the archive:
+    Asterisk has called it. outgoing/ first: Asterisk moves a file from there to the archive,
+    never back, so a file on its way is seen in one or the other."""
+    if os.path.lexists(target):
+        return True
+    return archive is not None and os.path.lexists(os.path.join(archive, os.path.basename(target)))
+
+
+def _write_timed(fd: int, data: bytes, staging: str, due: int, mode: int, ids: tuple[int, int] | None) -> None:
+    """DATA into the staging file, fsynced, with its mode, owner and mtime."""
+    _write_all(fd, data)
+    os.fsync(fd)
+    os.chmod(staging, mode)
+    if ids:
+        os.chown(staging, *ids)
+    # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
+    os.utime(staging, (due, due))
+
+
+class BeingWritten(FileExistsError):
+    """The staging file of this name is another live writer's: it holds the lock."""
 
 
 def _create_staging(staging: str) -> int:
     """Create STAGING (O_EXCL: never another's file) and lock it. A leftover of the same name
-    (its writer killed) is taken back and the file made anew."""
+    (its writer killed) is taken back and the file made anew. A live writer's file (locked),
+    or a name other writers keep making anew and moving on (three tries), is BeingWritten."""
     for _ in range(3):
         try:
             fd = os.open(staging, CREATE_FLAGS, 0o600)
         except FileExistsError:
-            if _reclaim(staging) in (REMOVED, GONE):
-                continue
-            raise
+            found = _reclaim(staging)
+            if found == NOT_OURS:
+                raise
+            if found == BUSY:
+                break
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             # Between open() and flock() another process may have found the file unlocked and
@@ -188,7 +244,7 @@ def _create_staging(staging: str) -> int:
             os.close(fd)
             raise
         os.close(fd)
-    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), staging)
+    raise BeingWritten(errno.EEXIST, os.strerror(errno.EEXIST), staging)
 
 
 # What _reclaim found: the file removed, its writer alive (or the file changed too recently),

@@ -6,6 +6,10 @@ Every notice-spool must print its own notice, and find it in outgoing/, whole an
 (none lost, none overwritten by another); every imported row must be there; the cancelled
 notices must be gone, and only those; tmp/ must be empty.
 
+Then cron overlapping itself: OVERLAPPING imports of one file let go at the same instant.
+Each must exit 0, every row must be spooled exactly once (whole and timed), and the runs'
+summaries must add up: each row counted spooled by one run and already scheduled by the others.
+
 So that they really meet in the spool, rather than one after another as they start (a
 Python start takes longer than the spooling), each process is started first and waits,
 imports done, on a shared lock that the test then releases: the installed console scripts
@@ -32,17 +36,45 @@ CANCELLED = PENDING // 2
 NUMBER = "79991234567"
 IMPORT_WHEN = "2099-05-06 07:08"
 IMPORT_DUE = calendar.timegm((2099, 5, 6, 7, 8, 0))
-# Waits on the barrier's lock, then runs the console script SCRIPT with the arguments after it.
+OVERLAPPING = 8
+# Imports the modules MODULES names (comma-separated) before the start, waits on the barrier's
+# lock, then runs the console script SCRIPT with the arguments after it.
 WAITING = """
-import fcntl, runpy, sys
-import notice_cli.entry, notice_cli.schedule, notice_cli.settings, notice_cli.spool  # before the start
-barrier, script = open(sys.argv[1]), sys.argv[2]
+import fcntl, importlib, runpy, sys
+barrier, modules, script = open(sys.argv[1]), sys.argv[2], sys.argv[3]
+for module in modules.split(","):
+    importlib.import_module(module)
 print("ready", flush=True)
 fcntl.flock(barrier, fcntl.LOCK_SH)
-sys.argv = [script] + sys.argv[3:]
+sys.argv = [script] + sys.argv[4:]
 runpy.run_path(script, run_name="__main__")
 """
+SPOOL_MODULES = "notice_cli.entry,notice_cli.schedule,notice_cli.settings,notice_cli.spool"
+IMPORT_MODULES = SPOOL_MODULES + ",notice_cli.cli,notice_cli.bulk"
+SUMMARY = re.compile(r"spooled (\d+) notices? from \S+(?:; (\d+) already scheduled \(skipped\))?\n")
 SCHEDULED = re.compile(r"notice (\S+) scheduled for 2099-01-02T03:04:00\+00:00: (\S+)\n")
+
+
+def all_at_once(site: Site, commands: list[list[str]], modules: str) -> tuple[list[tuple[str, str]], float]:
+    """Start COMMANDS, each with MODULES imported, let them go at the same instant, and return
+    their (stdout, stderr) and the seconds they took, once each has exited 0 and said nothing
+    on stderr."""
+    barrier = site.base / "barrier"
+    barrier.touch()
+    with open(barrier) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        processes = [site.start(sys.executable, "-c", WAITING, str(barrier), modules, *command)
+                     for command in commands]
+        for process in processes:
+            assert process.stdout.readline() == "ready\n"
+        began = time.monotonic()
+    # closed: every process goes at once
+    results = [process.communicate(timeout=300) for process in processes]
+    took = time.monotonic() - began
+    codes = [process.returncode for process in processes]
+    assert codes == [0] * len(processes), [(code, err) for code, (_, err) in zip(codes, results) if code][:3]
+    assert [err for _, err in results] == [""] * len(processes)
+    return results, took
 
 
 def test_many_at_once_lose_nothing_and_overwrite_nothing(tmp_path_factory, figures):
@@ -53,23 +85,10 @@ def test_many_at_once_lose_nothing_and_overwrite_nothing(tmp_path_factory, figur
     assert site.run(NOTICE, "import", str(pending)).returncode == 0
     numbers = [f"7888{i:07d}" for i in range(IMPORT_ROWS)]
     rows = site.write_csv("rows.csv", [(number, RECORDING, IMPORT_WHEN) for number in numbers])
-    barrier = site.base / "barrier"
-    barrier.touch()
-    with open(barrier) as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        commands = [[NOTICE_SPOOL, NUMBER, RECORDING, KEYPAD]] * SPOOLERS + [
-            [NOTICE, "import", str(rows)], [NOTICE, "cancel", "--yes", *ids[:CANCELLED]]]
-        processes = [site.start(sys.executable, "-c", WAITING, str(barrier), *command) for command in commands]
-        for process in processes:
-            assert process.stdout.readline() == "ready\n"
-        began = time.monotonic()
-    # closed: every process goes at once
-    results = [process.communicate(timeout=300) for process in processes]
-    took = time.monotonic() - began
-    codes = [process.returncode for process in processes]
+    commands = [[NOTICE_SPOOL, NUMBER, RECORDING, KEYPAD]] * SPOOLERS + [
+        [NOTICE, "import", str(rows)], [NOTICE, "cancel", "--yes", *ids[:CANCELLED]]]
+    results, took = all_at_once(site, commands, SPOOL_MODULES)
 
-    assert codes == [0] * len(processes), [(code, err) for code, (_, err) in zip(codes, results) if code][:3]
-    assert [err for _, err in results] == [""] * len(processes)
     spooled = [SCHEDULED.fullmatch(out).groups() for out, _ in results[:SPOOLERS]]
     assert len({notice_id for notice_id, _ in spooled}) == len({path for _, path in spooled}) == SPOOLERS
     for notice_id, path in spooled:
@@ -89,3 +108,24 @@ def test_many_at_once_lose_nothing_and_overwrite_nothing(tmp_path_factory, figur
     figures(f"concurrency: {SPOOLERS} notice-spool at once (same number, recording and time): {SPOOLERS} distinct "
             f"notices, whole, none lost or overwritten; beside them an import of {IMPORT_ROWS} rows (all there) and "
             f"a cancel of {CANCELLED} of {PENDING} pending notices (those gone, the others there); {took:.1f} s")
+
+
+def test_overlapping_imports_of_one_file_spool_each_row_once_and_all_exit_0(tmp_path_factory, figures):
+    site = Site(tmp_path_factory.mktemp("overlapping"))
+    numbers = [f"7777{i:07d}" for i in range(IMPORT_ROWS)]
+    rows = site.write_csv("rows.csv", [(number, RECORDING, IMPORT_WHEN) for number in numbers])
+    results, took = all_at_once(site, [[NOTICE, "import", str(rows)]] * OVERLAPPING, IMPORT_MODULES)
+
+    summaries = [SUMMARY.fullmatch(out) for out, _ in results]
+    assert all(summaries), [out for out, _ in results]
+    spooled = [int(summary.group(1)) for summary in summaries]
+    skipped = [int(summary.group(2) or 0) for summary in summaries]
+    assert sum(spooled) == IMPORT_ROWS, spooled  # more would be a row spooled twice, one over another
+    assert [done + passed for done, passed in zip(spooled, skipped)] == [IMPORT_ROWS] * OVERLAPPING
+    assert site.spooled() == sorted(f"notice-{content_id(number, RECORDING, IMPORT_DUE)}.call" for number in numbers)
+    for name in site.spooled():
+        check_call_file(site.outgoing / name, due=IMPORT_DUE)
+    assert site.staged() == []
+    figures(f"concurrency: {OVERLAPPING} imports of one file of {IMPORT_ROWS} rows at once: all exit 0, each row "
+            f"spooled once, whole and timed; spooled per run {sorted(spooled, reverse=True)}, the rest already "
+            f"scheduled; {took:.1f} s")

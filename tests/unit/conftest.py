@@ -1,15 +1,21 @@
-"""Shared fixtures for the pyfakefs tests of the spool: who the process runs as.
+"""Shared fixtures for the pyfakefs tests of the spool: who the process runs as, and the
+staging files' locks.
 
 pyfakefs fakes the file system, not the user: permission checks follow pyfakefs' own user id
 (pyfakefs.helpers.set_uid) while spool.py asks os.geteuid(), and pwd reads the user database
 through libc. So a test that cares who runs sets all three through these fixtures.
 """
 
+import errno
+import fcntl
+import os
 import pwd
 import sys
 
 import pytest
 from pyfakefs import helpers
+
+from notice_cli import spool
 
 ROOT = pwd.struct_passwd(("root", "x", 0, 0, "root", "/root", "/bin/sh"))
 ASTERISK = pwd.struct_passwd(("asterisk", "x", 105, 109, "Asterisk PBX", "/var/lib/asterisk", "/usr/sbin/nologin"))
@@ -51,3 +57,47 @@ def run_as(fs, monkeypatch, users):
 
     become(0, 0)
     return become
+
+
+class Locks:
+    """flock() as the kernel does it, for the fake file system, whose flock() does nothing:
+    a lock is an inode held through a descriptor until it is closed; another descriptor of
+    the same file, in this process too, cannot take it meanwhile. hold(path) is another,
+    live process holding that file's lock."""
+
+    def __init__(self):
+        self.held_by: dict[int, int] = {}  # descriptor: inode, the locks of this process
+        self.elsewhere: set[int] = set()  # inodes other processes hold
+        self.taken: list[tuple[int, int]] = []  # (descriptor, operation) of each flock() that locked
+
+    def hold(self, path):
+        self.elsewhere.add(os.stat(path).st_ino)
+
+    def flock(self, fd, operation):
+        inode = os.fstat(fd).st_ino
+        held_here = any(held == inode for other, held in self.held_by.items() if other != fd)
+        if inode in self.elsewhere or held_here:
+            if operation & fcntl.LOCK_NB:
+                raise BlockingIOError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK))
+            raise AssertionError("a blocking flock() on a file another descriptor holds would wait forever")
+        self.held_by[fd] = inode
+        self.taken.append((fd, operation))
+
+    def closed(self, fd):
+        self.held_by.pop(fd, None)
+
+
+@pytest.fixture
+def locks(fs, monkeypatch):
+    table = Locks()
+    real_close = spool.os.close
+
+    def close(fd):
+        table.closed(fd)
+        return real_close(fd)
+
+    # On pyfakefs' own fcntl and os objects: it puts them back in spool's globals when the
+    # test starts, after the fixtures.
+    monkeypatch.setattr(spool.fcntl, "flock", lambda fd, operation: table.flock(fd, operation))
+    monkeypatch.setattr(spool.os, "close", close)
+    return table

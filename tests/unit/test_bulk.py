@@ -1,11 +1,14 @@
 """bulk.py: reading an import file (header, line numbers, fields) and checking its rows into
-a plan: ids from the content or given, rows already in the spool or repeated, every problem."""
+a plan: ids from the content or given, rows already in the spool or repeated, every problem;
+and spooling it while another import of the same file runs (cron overlapping itself)."""
 
+import os
 from datetime import datetime, timezone
 
 import pytest
 
-from notice_cli.bulk import Imported, plan, read_rows
+from notice_cli import spool
+from notice_cli.bulk import Imported, import_notices, plan, read_rows
 from notice_cli.errors import InvalidInput
 from notice_cli.notice import Notice, content_id
 from notice_cli.settings import Settings
@@ -106,3 +109,115 @@ def test_a_time_after_the_year_9999_is_refused_as_notice_spool_refuses_it(record
     checked = plan(rows("number,recording,when\n1,hello,9999-12-31T23:59:59-12:00\n"), SETTINGS, NOW, {})
     assert (checked.notices, checked.problems) == ([], [
         "line 2: time '9999-12-31T23:59:59-12:00' is after the year 9999; give a time before then"])
+
+
+# --- imports of the same file overlapping: each race, driven by a hook ------------------------
+
+OUTGOING = SETTINGS.spool_dir + "/outgoing"
+ARCHIVE = SETTINGS.spool_dir + "/outgoing_done"
+STAGING = SETTINGS.spool_dir + "/tmp"
+HEADER = "number,recording,when\n"
+NUMBERS = ["79990000000", "79990000001", "79990000002", "79990000003"]
+ROWS = [f"{number},hello,2026-12-01 10:30\n" for number in NUMBERS]
+NAMES = [f"notice-{content_id(number, 'hello', DUE)}.call" for number in NUMBERS]
+
+
+@pytest.fixture
+def spool_dir(recordings, run_as):
+    recordings.create_dir(OUTGOING)
+    return recordings
+
+
+def import_rows(*rows, meanwhile=None):
+    """An import of a file of ROWS; MEANWHILE(plan) runs between its look at the spool and its
+    spooling, where another run overlaps it."""
+    return import_notices((HEADER + "".join(rows)).splitlines(keepends=True), "f.csv", SETTINGS, NOW,
+                          planned=meanwhile)
+
+
+def inodes(names):
+    return {name: os.stat(f"{OUTGOING}/{name}").st_ino for name in names}
+
+
+def test_rows_another_run_spooled_since_this_one_looked_are_already_scheduled(spool_dir):
+    theirs = {}
+
+    def another_run(plan):
+        assert import_rows(ROWS[1], ROWS[3]) == Imported(2, 0, 0)
+        theirs.update(inodes([NAMES[1], NAMES[3]]))
+
+    imported = import_rows(*ROWS, meanwhile=another_run)
+    assert imported == Imported(2, 2, 0)
+    assert imported.report("f.csv") == "spooled 2 notices from f.csv; 2 already scheduled (skipped)"
+    assert sorted(os.listdir(OUTGOING)) == sorted(NAMES)
+    assert inodes(theirs) == theirs  # theirs, not written again
+    assert os.listdir(STAGING) == []
+
+
+def test_a_row_another_run_spooled_and_asterisk_called_meanwhile_is_not_spooled_again(spool_dir):
+    def another_run_then_asterisk(plan):
+        import_rows(ROWS[2])
+        os.mkdir(ARCHIVE)
+        os.rename(f"{OUTGOING}/{NAMES[2]}", f"{ARCHIVE}/{NAMES[2]}")
+
+    assert import_rows(*ROWS, meanwhile=another_run_then_asterisk) == Imported(3, 1, 0)
+    assert sorted(os.listdir(OUTGOING)) == sorted(NAMES[:2] + NAMES[3:])
+    assert os.listdir(ARCHIVE) == [NAMES[2]]
+
+
+def test_a_row_another_run_is_writing_right_now_is_left_to_it(spool_dir, locks):
+    def another_run_writing(plan):
+        spool_dir.create_file(f"{STAGING}/{NAMES[1]}", contents="Channel: Local/7999")
+        locks.hold(f"{STAGING}/{NAMES[1]}")
+
+    assert import_rows(*ROWS, meanwhile=another_run_writing) == Imported(3, 1, 0)
+    assert sorted(os.listdir(OUTGOING)) == sorted(NAMES[:1] + NAMES[2:])
+    with open(f"{STAGING}/{NAMES[1]}") as stream:
+        assert stream.read() == "Channel: Local/7999"  # neither taken over nor removed
+
+
+def test_a_row_another_run_moves_in_just_before_this_run_stages_it_is_not_replaced(spool_dir, monkeypatch):
+    """A look at outgoing/ before the staging file is made would let the rename replace the
+    other run's file: the look comes after, under the staging file's lock."""
+    real_open = spool.os.open
+    theirs = {}
+
+    def open_(path, flags, *args, **kwargs):
+        if path == f"{STAGING}/{NAMES[2]}" and flags & os.O_CREAT and not theirs:
+            theirs[NAMES[2]] = None
+            assert import_rows(ROWS[2]) == Imported(1, 0, 0)
+            theirs.update(inodes([NAMES[2]]))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(spool.os, "open", open_)
+    assert import_rows(*ROWS) == Imported(3, 1, 0)
+    assert inodes(theirs) == theirs
+    assert os.listdir(STAGING) == []
+
+
+def test_another_run_that_comes_to_a_row_this_run_is_writing_leaves_it(spool_dir, locks, monkeypatch):
+    """Between this run's look at outgoing/ and its rename, another run of the file finds the
+    row being written (the staging file locked): it writes nothing and counts it scheduled."""
+    real_utime = spool.os.utime
+    theirs = []
+
+    def utime(path, times):
+        if path == f"{STAGING}/{NAMES[2]}" and not theirs:
+            theirs.append(import_rows(ROWS[2], ROWS[3]))
+            assert sorted(os.listdir(OUTGOING)) == sorted(NAMES[:2] + NAMES[3:])
+        return real_utime(path, times)
+
+    monkeypatch.setattr(spool.os, "utime", utime)
+    assert import_rows(*ROWS) == Imported(3, 1, 0)
+    assert theirs == [Imported(1, 1, 0)]
+    assert sorted(os.listdir(OUTGOING)) == sorted(NAMES)
+    assert os.listdir(STAGING) == []
+
+
+def test_each_notice_spooled_is_logged_once_and_only_those(spool_dir, monkeypatch):
+    import notice_cli.bulk as bulk
+
+    logged = []
+    monkeypatch.setattr(bulk, "log_lines", lambda lines, facility, tag: logged.extend(lines))
+    import_rows(*ROWS, meanwhile=lambda plan: import_rows(ROWS[0], ROWS[2]))
+    assert [line.split()[3] for line in logged] == ["79990000000", "79990000002", "79990000001", "79990000003"]

@@ -483,6 +483,29 @@ def test_importing_the_same_file_again_schedules_nothing_twice(spool):
     assert len(outgoing()) == 3
 
 
+def test_rows_an_overlapping_import_spooled_are_already_scheduled_and_exit_0(spool, monkeypatch):
+    """Cron overlapping itself: another import of the file spools two of its rows after this
+    one has looked at the spool and before it spools them."""
+    from notice_cli import bulk
+
+    spool.create_file("/srv/notices.csv", contents=CSV)
+    real_known_ids = bulk.known_ids
+
+    def known_ids_then_another_run(settings):
+        known = real_known_ids(settings)
+        monkeypatch.setattr(bulk, "known_ids", real_known_ids)  # the other run looks as usual
+        rows = CSV.splitlines(keepends=True)
+        bulk.import_notices(rows[:1] + rows[2:], "/srv/notices.csv", settings, time.time())
+        return known
+
+    monkeypatch.setattr(bulk, "known_ids", known_ids_then_another_run)
+    result = run("import", "/srv/notices.csv")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "spooled 1 notice from /srv/notices.csv; 2 already scheduled (skipped)\n"
+    assert len(outgoing()) == 3
+    assert os.listdir(STAGING) == []
+
+
 def test_import_reports_every_bad_row_and_spools_nothing(spool):
     spool.create_file("/srv/bad.csv", contents=(
         "Number , Recording,WHEN\n"

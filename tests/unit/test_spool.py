@@ -48,48 +48,6 @@ def layout(fs, run_as):
     return fs
 
 
-class Locks:
-    """flock() as the kernel does it, for the fake file system, whose flock() does nothing:
-    a lock is an inode held through a descriptor until it is closed. hold(path) is another,
-    live process holding that file's lock."""
-
-    def __init__(self):
-        self.held_by: dict[int, int] = {}  # descriptor: inode, the locks of this process
-        self.elsewhere: set[int] = set()  # inodes other processes hold
-        self.taken: list[tuple[int, int]] = []  # (descriptor, operation) of each flock() that locked
-
-    def hold(self, path):
-        self.elsewhere.add(os.stat(path).st_ino)
-
-    def flock(self, fd, operation):
-        inode = os.fstat(fd).st_ino
-        if inode in self.elsewhere:
-            if operation & fcntl.LOCK_NB:
-                raise BlockingIOError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK))
-            raise AssertionError("a blocking flock() on a file another process holds would wait forever")
-        self.held_by[fd] = inode
-        self.taken.append((fd, operation))
-
-    def closed(self, fd):
-        self.held_by.pop(fd, None)
-
-
-@pytest.fixture
-def locks(fs, monkeypatch):
-    table = Locks()
-    real_close = spool.os.close
-
-    def close(fd):
-        table.closed(fd)
-        return real_close(fd)
-
-    # On pyfakefs' own fcntl and os objects: it puts them back in spool's globals when the
-    # test starts, after the fixtures.
-    monkeypatch.setattr(spool.fcntl, "flock", lambda fd, operation: table.flock(fd, operation))
-    monkeypatch.setattr(spool.os, "close", close)
-    return table
-
-
 def spool_it(text=TEXT, mode=0o644, owner=None):
     return spool.spool_call_file(text, NAME, DUE, SPOOL, mode, owner)
 
@@ -433,6 +391,27 @@ def test_staging_file_removed_between_its_open_and_its_lock_is_made_again(layout
         assert stream.read() == TEXT.encode()
     assert listing(STAGING) == []
     assert len(locks.taken) == 2
+
+
+def test_a_failing_writer_removes_its_staging_file_before_it_lets_the_lock_go(layout, locks, monkeypatch):
+    """Once the lock is free, another writer may take the name back and make its own file of
+    it: removing after that would remove the other writer's file, and let a third make one."""
+    real_unlink = spool.os.unlink
+    locked_at_removal = []
+
+    def unlink(path, *args, **kwargs):
+        if path == STAGED:
+            locked_at_removal.append(os.stat(path).st_ino in locks.held_by.values())
+        return real_unlink(path, *args, **kwargs)
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool.os, "unlink", unlink)
+    monkeypatch.setattr(spool.os, "write", full_disk)
+    refusal()
+    assert locked_at_removal == [True]
+    assert_nothing_spooled()
 
 
 def test_existing_staging_symlink_is_not_followed(layout):

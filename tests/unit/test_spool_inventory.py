@@ -230,14 +230,40 @@ def test_failure_half_way_keeps_the_durable_ones_and_says_how_many(layout, monke
     assert os.listdir(STAGING) == []
 
 
-def test_existing_target_stops_the_batch_without_overwriting(layout):
-    files = [call_file(n) for n in range(3)]
+def test_a_notice_already_pending_or_archived_is_passed_over_untouched(layout):
+    files = [call_file(n) for n in range(4)]
     layout.create_file(f"{OUTGOING}/{files[1][1]}", contents="pending already")
-    with pytest.raises(SpoolError, match=r"already exists; not overwriting it .*; the 1 notice spooled"):
-        spool.spool_call_files(files, SPOOL, 0o644, None)
+    layout.create_file(f"{ARCHIVE}/{files[2][1]}", contents="called already")
+    durable, already = [], []
+    assert spool.spool_call_files(files, SPOOL, 0o644, None, durable.append, already.append) == 2
+    assert durable == [f"{OUTGOING}/{files[0][1]}", f"{OUTGOING}/{files[3][1]}"]
+    assert already == [f"{OUTGOING}/{files[1][1]}", f"{OUTGOING}/{files[2][1]}"]
     with open(f"{OUTGOING}/{files[1][1]}") as stream:
         assert stream.read() == "pending already"
-    assert sorted(os.listdir(OUTGOING)) == sorted([files[0][1], files[1][1]])
+    assert sorted(os.listdir(OUTGOING)) == sorted(name for _, name, _ in [files[0], files[1], files[3]])
+    assert os.listdir(ARCHIVE) == [files[2][1]]
+    assert os.listdir(STAGING) == []
+
+
+def test_a_name_other_writers_keep_making_anew_is_being_written_not_a_failure(layout, locks, monkeypatch):
+    """Imports of one file in step: each time this one goes to make the staging file, another
+    has just made it (and not yet locked it, so it is taken back as a leftover)."""
+    text, name, due = call_file(1)
+    staged = f"{STAGING}/{name}"
+    real_open = spool.os.open
+    made = []
+
+    def open_(path, flags, *args, **kwargs):
+        if path == staged and flags & os.O_EXCL:
+            layout.create_file(staged, contents="another writer's")
+            made.append(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(spool.os, "open", open_)
+    already = []
+    assert spool.spool_call_files([(text, name, due)], SPOOL, 0o644, None, already=already.append) == 0
+    assert (len(made), already) == (3, [f"{OUTGOING}/{name}"])
+    assert os.listdir(OUTGOING) == []
 
 
 def test_failed_folder_fsync_takes_back_the_unsynced_batch(layout, monkeypatch):

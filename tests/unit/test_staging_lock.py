@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from notice_cli import cli, spool
-from notice_cli.errors import SpoolError
 
 NAME = "notice-20991201103000-5e0c2a91.call"
 TEXT = "Channel: Local/79991234567@from-internal\nApplication: Playback\nData: /tmp/hello\n"
@@ -98,11 +97,11 @@ def test_the_lock_dies_with_its_process_and_gc_then_removes_the_file(spool_dir):
 def test_an_import_run_again_goes_by_a_live_writer_and_takes_back_a_dead_ones_file(spool_dir):
     notices = [(TEXT, NAME, DUE)]
     with live_writer(spool_dir / "tmp" / NAME) as writer:
-        with pytest.raises(SpoolError) as caught:
-            spool.spool_call_files(notices, str(spool_dir), 0o644, None)
-        assert str(caught.value) == (f"{spool_dir}/tmp/{NAME} already exists; not overwriting it (schedule the "
-                                     "notice again for a new name); no notice was spooled")
+        already = []
+        assert spool.spool_call_files(notices, str(spool_dir), 0o644, None, already=already.append) == 0
+        assert already == [str(spool_dir / "outgoing" / NAME)]  # being scheduled by the live writer
         assert os.listdir(spool_dir / "outgoing") == []
+        assert (spool_dir / "tmp" / NAME).read_text() == "Channel: Local/7999"
         writer.kill()
         writer.wait()
         assert spool.spool_call_files(notices, str(spool_dir), 0o644, None) == 1
