@@ -21,6 +21,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # The settings of the commands that read the spool: where it is, where recordings are (shown
 # relative to it), the channel template (the number of a file that does not carry it), the zone.
 READING = ("spool_dir", "recordings_dir", "channel", "tz")
+# Where recordings are, for the command that removes the dialplan's: the spool (what pending
+# notices play), the recordings folder and the prepared one (never touched).
+RECORDING_FOLDERS = ("spool_dir", "recordings_dir", "prepared_dir")
 
 
 def setting_options(*names):
@@ -132,6 +135,7 @@ def notice():
       notice history --since -7d --csv
       notice import notices.csv
       notice gc
+      notice discard-recording rec_1732790000.42-1732790012
 
     Every command takes the settings of notice-spool (options, NOTICE_* environment
     variables, /etc/asterisk/notice.conf). Exit codes: 0 done, 2 bad command line,
@@ -382,3 +386,30 @@ def gc_command(ctx, config, **options):
         return EXIT_OK
 
     ctx.exit(guarded("notice gc", run))
+
+
+@notice.command("discard-recording")
+@click.argument("name")
+@setting_options(*RECORDING_FOLDERS)
+@config_option
+@click.pass_context
+def discard_recording_command(ctx, name, config, **options):
+    """Remove the recording NAME that the dialplan made for a notice it did not save
+    (refused, spool failed, operator hung up): every file NAME.wav, NAME.gsm, ... at the
+    top of the recordings folder. Only a dialplan recording (rec_...) is removed, and
+    not while a pending notice plays it; it prints what it did in one line.
+
+    \b
+      notice discard-recording rec_1732790000.42-1732790012
+
+    Exit codes: 0 removed, kept (a notice plays it) or no such recording, 3 NAME is
+    not a dialplan recording's name, 4 the folders could not be read or written.
+    """
+    def run():
+        from .cleanup import discard
+
+        settings = load(options, config)
+        print(discard(settings, name).line(settings.recordings_dir))
+        return EXIT_OK
+
+    ctx.exit(guarded("notice discard-recording", run))

@@ -622,9 +622,61 @@ def test_gc_of_a_missing_spool_exits_4(spool):
                              "is Asterisk installed, and is spool_dir right?\n")
 
 
+# --- discard-recording ---------------------------------------------------------------------------
+
+REC = "rec_1732790012.7-1732790020"
+
+
+def test_discard_recording_removes_it_and_says_so(spool):
+    for extension in ("wav", "gsm"):
+        spool.create_file(f"{RECORDINGS}/{REC}.{extension}", contents=b"RIFF")
+    result = run("discard-recording", REC)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"removed recording {REC} from {RECORDINGS}\n", "")
+    assert sorted(os.listdir(RECORDINGS)) == ["prepared", "rec_1732790000.42.wav"]
+    again = run("discard-recording", REC)
+    assert (again.exit_code, again.stdout) == (0, f"no recording {REC} in {RECORDINGS}: nothing removed\n")
+
+
+def test_discard_recording_keeps_what_a_pending_notice_plays(pending):
+    result = run("discard-recording", "rec_1732790000.42")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "kept recording rec_1732790000.42: notice a-pending plays it\n", "")
+    assert os.path.exists(f"{RECORDINGS}/rec_1732790000.42.wav")
+
+
+@pytest.mark.parametrize("name", [
+    "../rec_1732790000.42", "/etc/passwd", f"{RECORDINGS}/rec_1732790000.42", "rec_*", "rec_1732790000.4?",
+    "rec_1732790000.42\n", "rec_1732790000.42 hello", "rec_1732790000.42;true", "hello", "3", "prepared",
+])
+def test_discard_recording_refuses_a_hostile_name_with_exit_3(spool, name):
+    spool.create_file(RECORDINGS + "/hello.wav", contents=b"RIFF")
+    result = run("discard-recording", name)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr.startswith("notice discard-recording: error: recording ") and result.stderr.count("\n") == 1
+    assert sorted(os.listdir(RECORDINGS)) == ["hello.wav", "prepared", "rec_1732790000.42.wav"]
+
+
+def test_discard_recording_that_cannot_remove_exits_4(spool, run_as):
+    os.chmod(RECORDINGS, 0o755)
+    run_as(1000, 1000)
+    result = run("discard-recording", "rec_1732790000.42")
+    assert (result.exit_code, result.stdout) == (4, "")
+    assert result.stderr == (f"notice discard-recording: error: permission denied on {RECORDINGS}/"
+                             "rec_1732790000.42.wav; run as root or as the user Asterisk runs as, or fix the "
+                             "folder's owner\n")
+
+
+def test_discard_recording_with_a_missing_recordings_folder_exits_3(spool):
+    result = run("discard-recording", "--recordings-dir", "/srv/nowhere", REC)
+    assert (result.exit_code, result.stderr) == (
+        3, "notice discard-recording: error: recordings folder /srv/nowhere does not exist; create it or set "
+           "recordings_dir\n")
+
+
 # --- help ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["list", "show", "cancel", "history", "import", "spool", "gc"])
+@pytest.mark.parametrize("command", ["list", "show", "cancel", "history", "import", "spool", "gc",
+                                     "discard-recording"])
 def test_every_command_has_help_with_an_example(spool, command):
     result = run(command, "--help")
     assert result.exit_code == 0
@@ -637,7 +689,7 @@ def test_every_command_has_help_with_an_example(spool, command):
 
 def test_group_help_lists_the_commands_and_exit_codes(spool):
     text = " ".join(run("--help").stdout.split())
-    for command in ("cancel", "gc", "history", "import", "list", "show", "spool"):
+    for command in ("cancel", "discard-recording", "gc", "history", "import", "list", "show", "spool"):
         assert f" {command} " in text
     assert "5 a notice named is not there, 6 a notice is being called and was not cancelled" in text
     assert re.fullmatch(r"notice, version \d+\.\d+\.\d+\n", run("--version").stdout)
