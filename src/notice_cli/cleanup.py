@@ -1,13 +1,15 @@
 """Removing the dialplan's recordings that no notice needs any more: the one of a flow that
-saved no notice (notice discard-recording, which the dialplan runs).
+saved no notice (notice discard-recording, which the dialplan runs), and those past their
+retention (notice gc).
 
-It reads in the order that makes a race harmless: the recording's files first, then what the
-call files in tmp/ and outgoing/ play (tmp/ first: a staging file renamed meanwhile is then
-found in outgoing/). Just before the removal it reads the call files that came since and
-checks the recording's files again: one that a notice started to play, or that was written
-meanwhile, stays. What no look can see is a notice-spool that found the recording an instant
-before its removal and has not yet created its staging file; the dialplan discards only the
-recordings of flows that saved nothing, so nothing is spooling them.
+Each reads in the order that makes a race harmless: the recordings folder first, then what
+the call files in tmp/ and outgoing/ play (tmp/ first: a staging file renamed meanwhile is
+then found in outgoing/), then, for gc, the archive. Just before each removal it reads the
+call files that came since and checks the recording's files again: one that a notice started
+to play, or that was written meanwhile, stays. What no look can see is a notice-spool that
+found the recording an instant before its removal and has not yet created its staging file;
+the dialplan discards only the recordings of flows that saved nothing, and gc only those
+unused for days, so nothing is spooling them.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import os
 from .errors import InvalidInput
 from .notice import check_dialplan_recording, notice_id_of
 from .record import recording_of
-from .recording_files import recording_in, remove_recording
-from .recordings import CHANGED, MISSING, PLAYED, PREPARED, REMOVED, Candidate, Fate, names_played
+from .recording_files import dialplan_recordings, recording_in, remove_recording
+from .recordings import (CHANGED, MISSING, PLAYED, PREPARED, REMOVED, Candidate, Collected, Fate, decide,
+                         names_played, newest_uses)
 from .settings import Settings
-from .spool import OUTGOING, STAGING, call_file_texts, names_in, same_folder
+from .spool import ARCHIVE, OUTGOING, STAGING, call_file_texts, names_in, same_folder
 
 
 class Playing:
@@ -54,6 +57,14 @@ def _who(folder: str, name: str) -> str:
     return f"notice {notice_id}" if notice_id else f"call file {os.path.join(folder, name)}"
 
 
+def finished_uses(spool_dir: str) -> dict[str, float]:
+    """{recording name: when the newest finished notice that played it was archived (the
+    call file's mtime in outgoing_done/, its Status line's time)}."""
+    folder = os.path.join(spool_dir, ARCHIVE)
+    texts = call_file_texts(folder, names_in(folder, missing_ok=True))
+    return newest_uses((data, mtime) for _, text, mtime in texts if (data := recording_of(text)) is not None)
+
+
 def discard(settings: Settings, name: str) -> Fate:
     """Remove the dialplan recording NAME unless a pending notice plays it (notice
     discard-recording: the dialplan's flow saved no notice with it)."""
@@ -67,6 +78,25 @@ def discard(settings: Settings, name: str) -> Fate:
     if same_folder(folder, settings.prepared_dir):
         return Fate(PREPARED, name, None)
     return _remove_unplayed(folder, candidate, Playing(settings.spool_dir))
+
+
+def collect(settings: Settings, now: float) -> Collected:
+    """Remove the dialplan recordings that no pending notice plays and that nothing used for
+    recording_retention days before NOW (notice gc)."""
+    folder, retention = settings.recordings_dir, settings.recording_retention
+    if same_folder(folder, settings.prepared_dir):
+        return Collected(folder, retention, [], [], [], PREPARED)
+    candidates = dialplan_recordings(folder)
+    if candidates is None:
+        return Collected(folder, retention, [], [], [], MISSING)
+    playing = Playing(settings.spool_dir)
+    played = playing.look()
+    decided = decide(candidates, played, finished_uses(settings.spool_dir), now, retention)
+    collected = Collected(folder, retention, [], [candidate.name for candidate in decided.played], [], None)
+    by_outcome = {REMOVED: collected.removed, PLAYED: collected.played, CHANGED: collected.changed}
+    for candidate in decided.remove:
+        by_outcome[_remove_unplayed(folder, candidate, playing).outcome].append(candidate.name)
+    return collected
 
 
 def _remove_unplayed(folder: str, candidate: Candidate, playing: Playing) -> Fate:

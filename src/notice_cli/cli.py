@@ -21,7 +21,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # The settings of the commands that read the spool: where it is, where recordings are (shown
 # relative to it), the channel template (the number of a file that does not carry it), the zone.
 READING = ("spool_dir", "recordings_dir", "channel", "tz")
-# Where recordings are, for the command that removes the dialplan's: the spool (what pending
+# Where recordings are, for the commands that remove the dialplan's: the spool (what pending
 # notices play), the recordings folder and the prepared one (never touched).
 RECORDING_FOLDERS = ("spool_dir", "recordings_dir", "prepared_dir")
 
@@ -361,7 +361,7 @@ def import_command(ctx, file, skip_invalid, config, **options):
 
 
 @notice.command("gc")
-@setting_options("spool_dir")
+@setting_options(*RECORDING_FOLDERS, "recording_retention")
 @config_option
 @click.pass_context
 def gc_command(ctx, config, **options):
@@ -369,20 +369,30 @@ def gc_command(ctx, config, **options):
     spool's tmp/ folder (notice-*.call; Asterisk never reads tmp/). A writer holds a
     lock on its staging file until it is in outgoing/, so a file is removed only when
     its writer is gone and it has not changed for 10 seconds: a notice being written
-    is never touched. Safe to run at any time, e.g. hourly from cron.
+    is never touched.
+
+    Then remove the dialplan's recordings (rec_...) that no pending notice plays and
+    that nothing used for recording_retention days: since the last notice that played
+    one finished, or since it was recorded if none did. Prepared recordings and files
+    put in the recordings folder under other names are never removed. Safe to run at
+    any time, e.g. hourly from cron.
 
     \b
       notice gc
-      notice gc --spool-dir /var/spool/asterisk
+      notice gc --spool-dir /var/spool/asterisk --recording-retention 7
     """
     def run():
+        from .cleanup import collect
         from .spool import clean_staging
 
-        cleaned = clean_staging(load(options, config).spool_dir, time.time())
+        settings = load(options, config)
+        now = time.time()
+        cleaned = clean_staging(settings.spool_dir, now)
         line = f"removed {len(cleaned.removed)} leftover staging file{'s' if len(cleaned.removed) != 1 else ''} from {cleaned.folder}"
         if cleaned.busy:
             line += f"; {len(cleaned.busy)} being written, left alone"
         print(line)
+        print(collect(settings, now).report())
         return EXIT_OK
 
     ctx.exit(guarded("notice gc", run))

@@ -1,10 +1,11 @@
-"""File-system work on the recordings folder: a dialplan recording found at its top, and
-removed after its files are checked again, just before. Which may go is decided in
+"""File-system work on the recordings folder: the dialplan's recordings found at its top, and
+one removed after its files are checked again, just before. Which may go is decided in
 recordings.py; no other file is ever removed here.
 
 A dialplan recording's files are rec_<...>.<format>, regular files at the top of the folder:
 never a link (it may lead anywhere), never what lies in a folder below (prepared/). The
-removals are not fsynced: a recording that comes back after a crash is harmless.
+removals are not fsynced: a recording that comes back after a crash is harmless, and the next
+notice gc takes it.
 """
 
 from __future__ import annotations
@@ -15,14 +16,27 @@ from collections import namedtuple
 
 from .errors import SpoolError
 from .notice import AUDIO_EXTENSIONS
-from .recordings import Candidate
-from .spool import explain
+from .recordings import Candidate, dialplan_recording_of
+from .spool import explain, names_in
 
 
 class FileState(namedtuple("FileState", "name device inode mtime_ns")):
     """One file of a recording as found: its NAME in the folder, which file it is and its mtime."""
 
     __slots__ = ()
+
+
+def dialplan_recordings(folder: str) -> list[Candidate] | None:
+    """The dialplan's recordings at the top of FOLDER, or None if FOLDER is not there."""
+    if not os.path.isdir(folder):
+        return None
+    found: dict[str, list[FileState]] = {}
+    for file_name in names_in(folder, missing_ok=True):
+        name = dialplan_recording_of(file_name)
+        state = name and _state(folder, file_name)
+        if state:
+            found.setdefault(name, []).append(state)
+    return [_candidate(name, files) for name, files in sorted(found.items())]
 
 
 def recording_in(folder: str, name: str) -> Candidate | None:

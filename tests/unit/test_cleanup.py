@@ -1,6 +1,7 @@
 """Removing the dialplan's recordings in a fake file system (cleanup.py, recording_files.py):
-the discard of an abandoned flow's recording, each rule alone, hostile names, and the races
-of a notice spooled or a file written between the scan and the removal."""
+the discard of an abandoned flow's recording and gc's sweep by retention, each rule alone,
+hostile names, and the races of a notice spooled or a file written between the scan and the
+removal."""
 
 import os
 import time
@@ -11,7 +12,7 @@ from notice_cli import cleanup
 from notice_cli.callfile import render
 from notice_cli.errors import InvalidInput, SpoolError
 from notice_cli.notice import Notice, call_file_for
-from notice_cli.recordings import CHANGED, MISSING, PLAYED, PREPARED, REMOVED, Fate
+from notice_cli.recordings import CHANGED, MISSING, PLAYED, PREPARED, REMOVED, Collected, Fate
 from notice_cli.settings import Settings
 
 SPOOL = "/var/spool/asterisk"
@@ -21,7 +22,7 @@ PREPARED_DIR = RECORDINGS + "/prepared"
 REC = "rec_1732790000.42-1732790012"
 NOW = time.time()
 DAY = 86400
-SETTINGS = Settings(spool_dir=SPOOL, recordings_dir=RECORDINGS, prepared_dir=PREPARED_DIR)
+SETTINGS = Settings(spool_dir=SPOOL, recordings_dir=RECORDINGS, prepared_dir=PREPARED_DIR, recording_retention=30)
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def recording(name, age_days=0.0, extensions=("wav",), folder=RECORDINGS):
 
 
 def notice_file(notice_id, data, folder=OUTGOING, finished_days_ago=None):
-    """Our call file playing DATA in FOLDER; in the archive, archived FINISHED_DAYS_AGO days ago."""
+    """Our call file playing DATA in FOLDER; in the archive, archived FINISHED_DAYS_AGO."""
     path = f"{folder}/notice-{notice_id}.call"
     os.makedirs(folder, exist_ok=True)
     with open(path, "w") as stream:
@@ -215,3 +216,112 @@ def test_a_staging_file_renamed_into_outgoing_while_the_spool_is_read_is_found_t
 
     monkeypatch.setattr(cleanup, "call_file_texts", renamed_once_tmp_is_listed)
     assert cleanup.Playing(SPOOL).look() == {REC: "notice 2026-a"}
+
+
+# --- notice gc -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def aged(folders):
+    """Recordings of every kind and age, and the notices that played them."""
+    recording("rec_unused_old", 40, extensions=("wav", "gsm"))
+    recording("rec_unused_young", 10)
+    recording("rec_finished_long_ago", 400)
+    notice_file("2026-f1", f"{RECORDINGS}/rec_finished_long_ago", ARCHIVE, finished_days_ago=31)
+    notice_file("2026-f2", f"{RECORDINGS}/rec_finished_long_ago", ARCHIVE, finished_days_ago=200)
+    recording("rec_finished_recently", 400)
+    notice_file("2026-f3", f"{RECORDINGS}/rec_finished_recently", ARCHIVE, finished_days_ago=200)
+    notice_file("2026-f4", f"{RECORDINGS}/rec_finished_recently", ARCHIVE, finished_days_ago=29)
+    recording("rec_foreign_finished", 400)
+    folders.create_file(f"{ARCHIVE}/old-script.call", contents=f"Data: {RECORDINGS}/rec_foreign_finished\n")
+    os.utime(f"{ARCHIVE}/old-script.call", (NOW - DAY, NOW - DAY))
+    recording("rec_pending", 400)
+    notice_file("2026-p", f"{RECORDINGS}/rec_pending")
+    recording("rec_staged", 400)
+    notice_file("2026-s", f"{RECORDINGS}/rec_staged", folder=STAGING)
+    recording("hello", 400)  # an admin's, used from the shell
+    recording("3", 400, folder=PREPARED_DIR)
+    recording("rec_in_prepared", 400, folder=PREPARED_DIR)
+    folders.create_dir(f"{RECORDINGS}/rec_folder.wav")
+    folders.create_file(f"{RECORDINGS}/rec_note.txt", contents="a note")
+    os.utime(f"{RECORDINGS}/rec_note.txt", (NOW - 400 * DAY, NOW - 400 * DAY))
+    recording("target", 400, folder="/srv")
+    folders.create_symlink(f"{RECORDINGS}/rec_link.wav", "/srv/target.wav")
+    return folders
+
+
+def test_gc_removes_exactly_the_unused_dialplan_recordings_past_the_retention(aged):
+    collected = cleanup.collect(SETTINGS, NOW)
+    assert collected == Collected(RECORDINGS, 30, ["rec_finished_long_ago", "rec_unused_old"],
+                                  ["rec_pending", "rec_staged"], [], None)
+    assert left() == ["hello.wav", "prepared", "rec_finished_recently.wav", "rec_folder.wav",
+                      "rec_foreign_finished.wav", "rec_link.wav", "rec_note.txt", "rec_pending.wav",
+                      "rec_staged.wav", "rec_unused_young.wav"]
+    assert sorted(os.listdir(PREPARED_DIR)) == ["3.wav", "rec_in_prepared.wav"]
+    assert os.path.exists("/srv/target.wav")
+
+
+def test_gc_with_a_longer_retention_removes_less(aged):
+    assert cleanup.collect(SETTINGS._replace(recording_retention=35), NOW).removed == ["rec_unused_old"]
+    assert cleanup.collect(SETTINGS._replace(recording_retention=36500), NOW).removed == []
+
+
+def test_gc_retention_boundary(folders):
+    recording("rec_exact", 30)
+    recording("rec_over", 30 + 1 / DAY)
+    assert cleanup.collect(SETTINGS, NOW).removed == ["rec_over"]
+    assert left() == ["prepared", "rec_exact.wav"]
+
+
+@pytest.mark.parametrize("prepared_dir", [RECORDINGS, RECORDINGS + "/", "/srv/link-to-recordings"])
+def test_gc_never_removes_from_the_prepared_folder(aged, prepared_dir):
+    aged.create_symlink("/srv/link-to-recordings", RECORDINGS)
+    before = left()
+    assert cleanup.collect(SETTINGS._replace(prepared_dir=prepared_dir), NOW).state == PREPARED
+    assert left() == before
+
+
+def test_gc_without_a_recordings_folder_says_so(fs, run_as):
+    fs.create_dir(OUTGOING)
+    assert cleanup.collect(SETTINGS, NOW) == Collected(RECORDINGS, 30, [], [], [], MISSING)
+
+
+def test_gc_of_a_spool_without_archive_or_tmp(fs, run_as):
+    fs.create_dir(OUTGOING)
+    fs.create_dir(RECORDINGS)
+    recording("rec_1", 31)
+    assert cleanup.collect(SETTINGS, NOW).removed == ["rec_1"]
+
+
+def test_gc_that_cannot_read_the_archive_is_a_spool_error_and_removes_nothing(aged, run_as):
+    os.chmod(ARCHIVE, 0o700)
+    run_as(1000, 1000)
+    with pytest.raises(SpoolError, match=f"permission denied on {ARCHIVE}"):
+        cleanup.collect(SETTINGS, NOW)
+    assert "rec_unused_old.wav" in left()
+
+
+def meanwhile(monkeypatch, action):
+    """ACTION happens while gc reads the archive: after it listed the recordings and read what
+    the pending notices play, before it removes any."""
+    real_finished_uses = cleanup.finished_uses
+
+    def finished_uses(spool_dir):
+        action()
+        return real_finished_uses(spool_dir)
+
+    monkeypatch.setattr(cleanup, "finished_uses", finished_uses)
+
+
+@pytest.mark.parametrize("meantime, kept_as", [
+    (lambda: notice_file("2026-late", f"{RECORDINGS}/rec_1"), "played"),  # a notice spooled
+    (lambda: notice_file("2026-late", f"{RECORDINGS}/rec_1", folder=STAGING), "played"),  # one being written
+    (lambda: recording("rec_1", 0), "changed"),  # the recording written again
+    (lambda: recording("rec_1", 40, extensions=("gsm",)), "changed"),  # another format added
+])
+def test_what_happens_between_the_scan_and_the_removal_keeps_the_recording(folders, monkeypatch, meantime, kept_as):
+    recording("rec_1", 40)
+    recording("rec_2", 40)
+    meanwhile(monkeypatch, meantime)
+    collected = cleanup.collect(SETTINGS, NOW)
+    assert (collected.removed, getattr(collected, kept_as)) == (["rec_2"], ["rec_1"])
+    assert "rec_1.wav" in left() and "rec_2.wav" not in left()

@@ -610,9 +610,34 @@ def test_gc_removes_the_leftovers_and_says_how_many(spool, monkeypatch):
     monkeypatch.setattr(cli, "time", SimpleNamespace(time=lambda: time.time() + 3600))
     result = run("gc")
     assert (result.exit_code, result.stdout, result.stderr) == (
-        0, f"removed 2 leftover staging files from {STAGING}\n", "")
+        0, f"removed 2 leftover staging files from {STAGING}\n"
+           f"removed 0 recordings unused for 30 days from {RECORDINGS}\n", "")
     assert os.listdir(STAGING) == ["voicemail.tmp"]
-    assert run("gc").stdout == f"removed 0 leftover staging files from {STAGING}\n"
+    assert run("gc").stdout.splitlines()[0] == f"removed 0 leftover staging files from {STAGING}"
+
+
+def test_gc_removes_the_recordings_unused_for_the_retention(pending):
+    old = time.time() - 31 * 86400
+    for name in ("rec_old-1.wav", "rec_old-1.gsm", "hello.wav"):
+        pending.create_file(f"{RECORDINGS}/{name}", contents=b"RIFF")
+    for name in ("rec_old-1.wav", "rec_old-1.gsm", "hello.wav", "rec_1732790000.42.wav", "prepared/3.wav"):
+        os.utime(f"{RECORDINGS}/{name}", (old, old))
+    result = run("gc")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (f"removed 0 leftover staging files from {STAGING}; 1 being written, left alone\n"
+                             f"removed 1 recording unused for 30 days from {RECORDINGS} "
+                             "(kept: 1 played by pending notices)\n")
+    assert sorted(os.listdir(RECORDINGS)) == ["hello.wav", "prepared", "rec_1732790000.42.wav"]
+    assert run("gc", "--recording-retention", "32").stdout.splitlines()[1] == (
+        f"removed 0 recordings unused for 32 days from {RECORDINGS} (kept: 1 played by pending notices)")
+
+
+def test_gc_refuses_a_bad_retention_naming_its_source(spool, monkeypatch):
+    monkeypatch.setenv("NOTICE_RECORDING_RETENTION", "30d")
+    result = run("gc")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == ("notice gc: error: recording_retention '30d' from environment variable "
+                             "NOTICE_RECORDING_RETENTION must be a whole number from 0 to 36500\n")
 
 
 def test_gc_of_a_missing_spool_exits_4(spool):
