@@ -1,6 +1,6 @@
 """Removing the dialplan's recordings that no notice needs any more: the one of a flow that
-saved no notice (notice discard-recording, which the dialplan runs), and those past their
-retention (notice gc).
+saved no notice (notice discard-recording, which the dialplan runs), those past their retention
+(notice gc), and those of cancelled notices (notice cancel).
 
 Each reads in the order that makes a race harmless: the recordings folder first, then what
 the call files in tmp/ and outgoing/ play (tmp/ first: a staging file renamed meanwhile is
@@ -15,13 +15,14 @@ unused for days, so nothing is spooling them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
-from .errors import InvalidInput
-from .notice import check_dialplan_recording, notice_id_of
+from .errors import InvalidInput, SpoolError
+from .notice import check_dialplan_recording, is_dialplan_recording, notice_id_of
 from .record import recording_of
 from .recording_files import dialplan_recordings, recording_in, remove_recording
-from .recordings import (CHANGED, MISSING, PLAYED, PREPARED, REMOVED, Candidate, Collected, Fate, decide,
-                         names_played, newest_uses)
+from .recordings import (CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED, Candidate,
+                         Collected, Fate, decide, names_played, newest_uses, recording_namer)
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, STAGING, call_file_texts, names_in, same_folder
 
@@ -97,6 +98,33 @@ def collect(settings: Settings, now: float) -> Collected:
     for candidate in decided.remove:
         by_outcome[_remove_unplayed(folder, candidate, playing).outcome].append(candidate.name)
     return collected
+
+
+def discard_played(settings: Settings, recordings: Iterable[str | None]) -> dict[str, Fate]:
+    """What became of each of RECORDINGS (Data lines) of cancelled notices, by Data line: a
+    dialplan recording in the recordings folder is removed unless a pending notice plays it."""
+    playing = Playing(settings.spool_dir)
+    shown = recording_namer(settings.recordings_dir)
+    return {data: _cancelled(settings, data, playing)._replace(name=shown(data))
+            for data in dict.fromkeys(recordings) if data}
+
+
+def _cancelled(settings: Settings, data: str, playing: Playing) -> Fate:
+    """The fate of the recording DATA of a cancelled notice: only a dialplan recording in the
+    recordings folder itself may go."""
+    folder = settings.recordings_dir
+    directory, _, name = data.rpartition("/")
+    if same_folder(directory, settings.prepared_dir):
+        return Fate(PREPARED, name, None)
+    if not same_folder(directory, folder):
+        return Fate(OUTSIDE, name, None)
+    if not is_dialplan_recording(name):
+        return Fate(NOT_DIALPLAN, name, None)
+    try:  # the notice is cancelled: what went wrong with its recording goes in its line
+        candidate = recording_in(folder, name)
+        return _remove_unplayed(folder, candidate, playing) if candidate else Fate(MISSING, name, None)
+    except SpoolError as problem:
+        return Fate(FAILED, name, str(problem))
 
 
 def _remove_unplayed(folder: str, candidate: Candidate, playing: Playing) -> Fate:

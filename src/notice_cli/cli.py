@@ -212,13 +212,15 @@ def show_command(ctx, notice_id, form, config, **options):
 @click.option("--yes", "-y", is_flag=True, help="Do not ask (a script is never asked).")
 @click.option("--force", is_flag=True,
               help="Remove even a notice Asterisk is calling or about to call (when Asterisk is down).")
-@setting_options(*READING)
+@setting_options(*READING, "prepared_dir")
 @config_option
 @click.pass_context
 def cancel_command(ctx, ids, numbers, yes, force, config, **options):
     """Cancel pending notices: remove their call files from outgoing/ before Asterisk
     calls. Each ID is a notice's id or its call file's path in outgoing/; nothing
-    outside outgoing/ is ever removed. On a terminal it asks first.
+    outside outgoing/ is ever removed. On a terminal it asks first. A notice's
+    recording goes too if the dialplan recorded it and no other pending notice plays
+    it; a prepared recording, or one put there by hand, stays.
 
     A notice Asterisk is calling right now, or whose time is this very moment, is
     left and reported (exit code 6): removing its file would not stop the call.
@@ -235,6 +237,7 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
         raise click.UsageError("give the ids of the notices to cancel, or --number")
 
     def run():
+        from .cleanup import discard_played
         from .inventory import cancel, cancel_targets, describe
         from .notice import check_number
 
@@ -245,8 +248,10 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
             print("notice cancel: nothing cancelled", file=sys.stderr)
             return EXIT_OK
         cancelled, refused = cancel(settings, targets, time.time(), force)
+        fates = discard_played(settings, [notice.recording for notice in cancelled])
         for notice in cancelled:
-            print(f"cancelled {describe(notice, notice.due, settings.zone)}")
+            fate = fates.get(notice.recording)
+            print(f"cancelled {describe(notice, notice.due, settings.zone)}{'; ' + fate.clause() if fate else ''}")
         for notice_id, why in refused:
             print(f"notice cancel: {notice_id} not cancelled: {why}", file=sys.stderr)
         if missing:

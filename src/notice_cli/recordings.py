@@ -19,6 +19,18 @@ from .notice import AUDIO_EXTENSIONS, is_dialplan_recording
 DAY = 86400
 
 
+def recording_namer(recordings_dir: str):
+    """The recording as the operator named it: its path inside the recordings folder
+    (rec_1732790000.42, prepared/3), else the whole path."""
+    prefix = recordings_dir.rstrip("/") + "/"
+    cut = len(prefix)
+
+    def name(path: str | None) -> str | None:
+        return path[cut:] if path and path.startswith(prefix) else path
+
+    return name
+
+
 def dialplan_recording_of(file_name: str) -> str | None:
     """The dialplan recording whose file FILE_NAME is (rec_1732790000.42-1732790012 for
     rec_1732790000.42-1732790012.wav), or None: another name, or not an audio format Asterisk
@@ -82,25 +94,36 @@ def decide(candidates: Iterable[Candidate], playing: Mapping[str, str], finished
     return decided
 
 
-# What became of a recording that was to go, and the line that says it (discard-recording).
-# NAME is the recording, WHO the notice that plays it, FOLDER the recordings folder.
-REMOVED, PLAYED, MISSING, CHANGED, PREPARED = "removed", "played", "missing", "changed", "prepared"
+# What became of a recording that was to go, and the words for it: a line of its own
+# (discard-recording) and a clause of notice cancel's line. NAME is the recording, WHO the
+# notice that plays it, FOLDER the recordings folder.
+REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED = (
+    "removed", "played", "missing", "changed", "prepared", "not the dialplan's", "outside", "failed")
 SAYINGS = {
-    REMOVED: "removed recording {name} from {folder}",
-    PLAYED: "kept recording {name}: {who} plays it",
-    MISSING: "no recording {name} in {folder}: nothing removed",
-    CHANGED: "kept recording {name}: it changed while being removed",
-    PREPARED: "kept recording {name}: {folder} is the prepared recordings' folder (prepared_dir)",
+    REMOVED: ("removed recording {name} from {folder}", "removed its recording {name}"),
+    PLAYED: ("kept recording {name}: {who} plays it", "kept its recording {name} ({who} plays it)"),
+    MISSING: ("no recording {name} in {folder}: nothing removed", "its recording {name} is not there"),
+    CHANGED: ("kept recording {name}: it changed while being removed",
+              "kept its recording {name} (it changed while being removed)"),
+    PREPARED: ("kept recording {name}: {folder} is the prepared recordings' folder (prepared_dir)",
+               "its recording {name} is kept (prepared)"),
+    NOT_DIALPLAN: (None, "its recording {name} is kept (not recorded by the dialplan)"),
+    OUTSIDE: (None, "its recording {name} is kept (not in the recordings folder)"),
+    FAILED: (None, "its recording {name} could not be removed: {who}"),
 }
 
 
 class Fate(namedtuple("Fate", "outcome name who")):
-    """What became of the recording NAME: OUTCOME, one of SAYINGS; WHO plays it (PLAYED)."""
+    """What became of the recording NAME: OUTCOME, one of SAYINGS; WHO plays it (PLAYED) or
+    what went wrong (FAILED)."""
 
     __slots__ = ()
 
     def line(self, folder: str) -> str:
-        return SAYINGS[self.outcome].format(name=self.name, who=self.who, folder=folder)
+        return SAYINGS[self.outcome][0].format(name=self.name, who=self.who, folder=folder)
+
+    def clause(self) -> str:
+        return SAYINGS[self.outcome][1].format(name=self.name, who=self.who)
 
 
 class Collected(namedtuple("Collected", "folder retention removed played changed state")):

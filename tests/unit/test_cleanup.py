@@ -1,7 +1,7 @@
 """Removing the dialplan's recordings in a fake file system (cleanup.py, recording_files.py):
-the discard of an abandoned flow's recording and gc's sweep by retention, each rule alone,
-hostile names, and the races of a notice spooled or a file written between the scan and the
-removal."""
+the discard of an abandoned flow's recording, gc's sweep by retention and cancel's, each rule
+alone, hostile names, and the races of a notice spooled or a file written between the scan
+and the removal."""
 
 import os
 import time
@@ -12,7 +12,8 @@ from notice_cli import cleanup
 from notice_cli.callfile import render
 from notice_cli.errors import InvalidInput, SpoolError
 from notice_cli.notice import Notice, call_file_for
-from notice_cli.recordings import CHANGED, MISSING, PLAYED, PREPARED, REMOVED, Collected, Fate
+from notice_cli.recordings import (CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED, Collected,
+                                   Fate)
 from notice_cli.settings import Settings
 
 SPOOL = "/var/spool/asterisk"
@@ -325,3 +326,44 @@ def test_what_happens_between_the_scan_and_the_removal_keeps_the_recording(folde
     collected = cleanup.collect(SETTINGS, NOW)
     assert (collected.removed, getattr(collected, kept_as)) == (["rec_2"], ["rec_1"])
     assert "rec_1.wav" in left() and "rec_2.wav" not in left()
+
+
+# --- notice cancel -------------------------------------------------------------------------------
+
+def test_what_becomes_of_the_recordings_of_cancelled_notices(folders, monkeypatch):
+    recording("rec_alone")
+    recording("rec_shared")
+    notice_file("2026-other", f"{RECORDINGS}/rec_shared")
+    recording("hello")
+    recording("3", folder=PREPARED_DIR)
+    recording("rec_elsewhere", folder="/srv")
+    fates = cleanup.discard_played(SETTINGS, [
+        f"{RECORDINGS}/rec_alone", f"{RECORDINGS}/rec_shared", f"{PREPARED_DIR}/3", f"{RECORDINGS}/hello",
+        "/srv/rec_elsewhere", f"{RECORDINGS}/rec_gone", f"{RECORDINGS}/rec_alone", None])
+    assert fates == {
+        f"{RECORDINGS}/rec_alone": Fate(REMOVED, "rec_alone", None),
+        f"{RECORDINGS}/rec_shared": Fate(PLAYED, "rec_shared", "notice 2026-other"),
+        f"{PREPARED_DIR}/3": Fate(PREPARED, "prepared/3", None),
+        f"{RECORDINGS}/hello": Fate(NOT_DIALPLAN, "hello", None),
+        "/srv/rec_elsewhere": Fate(OUTSIDE, "/srv/rec_elsewhere", None),
+        f"{RECORDINGS}/rec_gone": Fate(MISSING, "rec_gone", None),
+    }
+    assert left() == ["hello.wav", "prepared", "rec_shared.wav"]
+    assert os.path.exists("/srv/rec_elsewhere.wav") and os.listdir(PREPARED_DIR) == ["3.wav"]
+
+
+def test_a_recording_cancel_may_not_remove_is_said_and_does_not_fail(folders, run_as):
+    recording("rec_1")
+    os.chmod(RECORDINGS, 0o755)
+    run_as(1000, 1000)
+    fates = cleanup.discard_played(SETTINGS, [f"{RECORDINGS}/rec_1"])
+    assert fates[f"{RECORDINGS}/rec_1"].outcome == FAILED
+    assert fates[f"{RECORDINGS}/rec_1"].who.startswith(f"permission denied on {RECORDINGS}/rec_1.wav")
+    assert left() == ["prepared", "rec_1.wav"]
+
+
+def test_cancel_with_the_prepared_folder_as_recordings_folder_keeps_them(folders):
+    recording("rec_1")
+    fates = cleanup.discard_played(SETTINGS._replace(prepared_dir=RECORDINGS), [f"{RECORDINGS}/rec_1"])
+    assert fates[f"{RECORDINGS}/rec_1"] == Fate(PREPARED, "rec_1", None)
+    assert left() == ["prepared", "rec_1.wav"]

@@ -261,8 +261,10 @@ def test_show_what_is_not_there(pending, notice_id, code, message):
 def test_cancel_removes_the_pending_notice(pending):
     result = run("cancel", "a-pending")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stdout == ("cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00"
+                             "; kept its recording rec_1732790000.42 (notice b-retrying plays it)\n")
     assert not os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+    assert os.path.exists(f"{RECORDINGS}/rec_1732790000.42.wav")
     assert [row["id"] for row in json.loads(run("list", "--json").stdout)] == ["b-retrying", "c-calling"]
 
 
@@ -275,7 +277,8 @@ def test_cancel_by_call_file_path_and_a_retrying_notice_between_attempts(pending
 def test_cancel_tells_which_ids_were_not_found_and_cancels_the_others(pending):
     result = run("cancel", "nope", "a-pending", "foreign")
     assert result.exit_code == 5
-    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stdout == ("cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00"
+                             "; kept its recording rec_1732790000.42 (notice b-retrying plays it)\n")
     assert result.stderr == f"notice cancel: error: not pending in {SPOOL}/outgoing: nope, foreign\n"
     assert os.path.exists(f"{OUTGOING}/notice-foreign.call")
 
@@ -296,12 +299,13 @@ def test_cancel_all_for_a_client(pending):
     call_file("d-later", due=DUE_C + 600)
     result = run("cancel", "--number", CLIENT)
     assert result.exit_code == 0
-    assert sorted(result.stdout.splitlines()) == [
-        "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00",
-        "cancelled b-retrying: 79991234567 due 2099-12-01T09:00:00+00:00",
-        "cancelled d-later: 79991234567 due 2099-12-02T08:10:00+00:00",
+    assert sorted(result.stdout.splitlines()) == [  # the last of the three notices that played it
+        "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00; removed its recording rec_1732790000.42",
+        "cancelled b-retrying: 79991234567 due 2099-12-01T09:00:00+00:00; removed its recording rec_1732790000.42",
+        "cancelled d-later: 79991234567 due 2099-12-02T08:10:00+00:00; removed its recording rec_1732790000.42",
     ]
     assert [row["number"] for row in json.loads(run("list", "--json").stdout)] == [OTHER]
+    assert sorted(os.listdir(RECORDINGS)) == ["prepared"]
 
 
 def test_cancel_for_a_client_without_notices_exits_5(pending):
@@ -312,7 +316,8 @@ def test_cancel_for_a_client_without_notices_exits_5(pending):
 def test_notice_being_called_is_reported_and_left(pending):
     result = run("cancel", "c-calling", "a-pending")
     assert result.exit_code == 6
-    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stdout == ("cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00"
+                             "; kept its recording rec_1732790000.42 (notice b-retrying plays it)\n")
     assert result.stderr == (
         "notice cancel: c-calling not cancelled: Asterisk is calling 79990000001 now (attempt 1)\n"
         "notice cancel: error: 1 of 2 notices left in the spool; cancel them once their call is over "
@@ -363,6 +368,22 @@ def test_call_starting_while_the_question_is_asked_is_not_removed(pending, monke
     assert result.exit_code == 6
     assert "a-pending not cancelled: Asterisk is calling 79991234567 now (attempt 1)" in result.stderr
     assert os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+
+
+def test_cancel_says_what_became_of_each_recording(spool):
+    spool.create_file(RECORDINGS + "/hello.wav", contents=b"RIFF")
+    call_file("p-prepared", recording=RECORDINGS + "/prepared/3")
+    call_file("q-admin", due=DUE_B, recording=RECORDINGS + "/hello")
+    call_file("r-recorded", due=DUE_C)
+    result = run("cancel", "p-prepared", "q-admin", "r-recorded")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (
+        "cancelled p-prepared: 79991234567 due 2099-12-01T10:30:00+00:00; its recording prepared/3 is kept (prepared)\n"
+        "cancelled q-admin: 79991234567 due 2099-12-01T09:00:00+00:00; its recording hello is kept (not recorded by "
+        "the dialplan)\n"
+        "cancelled r-recorded: 79991234567 due 2099-12-02T08:00:00+00:00; removed its recording rec_1732790000.42\n")
+    assert sorted(os.listdir(RECORDINGS)) == ["hello.wav", "prepared"]
+    assert os.listdir(RECORDINGS + "/prepared") == ["3.wav"]
 
 
 def test_cancel_without_ids_or_number_is_a_usage_error(pending):

@@ -4,8 +4,9 @@ what a Playback argument plays, and which recordings may go at a given time."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from notice_cli.recordings import (CHANGED, DAY, MISSING, PLAYED, PREPARED, REMOVED, SAYINGS, Candidate, Collected,
-                                   Decided, Fate, decide, dialplan_recording_of, names_played, newest_uses)
+from notice_cli.recordings import (CHANGED, DAY, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED,
+                                   SAYINGS, Candidate, Collected, Decided, Fate, decide, dialplan_recording_of,
+                                   names_played, newest_uses, recording_namer)
 
 NOW = 1_800_000_000
 REC = "rec_1732790000.42-1732790012"
@@ -53,6 +54,14 @@ def test_newest_use_of_each_recording():
     assert newest_uses([("/r/rec_1", 5.0), ("/r/rec_2", 7.0), ("/r/rec_1", 9.0), ("/r/rec_1&/r/rec_2", 6.0),
                         ("/r/rec_1", 8.0)]) == {"rec_1": 9.0, "rec_2": 7.0}
     assert newest_uses([]) == {}
+
+
+def test_recording_namer_names_inside_the_folder():
+    name = recording_namer("/var/spool/asterisk/notice/")
+    assert name("/var/spool/asterisk/notice/rec_1") == "rec_1"
+    assert name("/var/spool/asterisk/notice/prepared/3") == "prepared/3"
+    assert name("/srv/other/rec_1") == "/srv/other/rec_1"
+    assert name(None) is None
 
 
 # --- decide --------------------------------------------------------------------------------------
@@ -115,8 +124,8 @@ def test_decide_keeps_every_played_or_recent_one_and_more_retention_removes_no_m
 
 # --- what is said --------------------------------------------------------------------------------
 
-def test_every_outcome_has_its_line():
-    assert set(SAYINGS) == {REMOVED, PLAYED, MISSING, CHANGED, PREPARED}
+def test_every_outcome_has_its_clause_and_those_of_discard_a_line():
+    assert set(SAYINGS) == {REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED}
     folder = "/var/spool/asterisk/notice"
     assert [Fate(outcome, "rec_1", "notice 2026-a").line(folder) for outcome in (
         REMOVED, PLAYED, MISSING, CHANGED, PREPARED)] == [
@@ -126,6 +135,10 @@ def test_every_outcome_has_its_line():
         "kept recording rec_1: it changed while being removed",
         f"kept recording rec_1: {folder} is the prepared recordings' folder (prepared_dir)",
     ]
+    assert Fate(PLAYED, "rec_1", "notice 2026-a").clause() == "kept its recording rec_1 (notice 2026-a plays it)"
+    assert Fate(PREPARED, "prepared/3", None).clause() == "its recording prepared/3 is kept (prepared)"
+    assert Fate(FAILED, "rec_1", "permission denied on /x").clause() == (
+        "its recording rec_1 could not be removed: permission denied on /x")
 
 
 @pytest.mark.parametrize("collected, line", [
