@@ -21,6 +21,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # The settings of the commands that read the spool: where it is, where recordings are (shown
 # relative to it), the channel template (the number of a file that does not carry it), the zone.
 READING = ("spool_dir", "recordings_dir", "channel", "tz")
+# Where recordings are, for the commands that remove the dialplan's: the spool (what pending
+# notices play), the recordings folder and the prepared one (never touched).
+RECORDING_FOLDERS = ("spool_dir", "recordings_dir", "prepared_dir")
 
 
 def setting_options(*names):
@@ -132,6 +135,7 @@ def notice():
       notice history --since -7d --csv
       notice import notices.csv
       notice gc
+      notice discard-recording rec_1732790000.42-1732790012
 
     Every command takes the settings of notice-spool (options, NOTICE_* environment
     variables, /etc/asterisk/notice.conf). Exit codes: 0 done, 2 bad command line,
@@ -208,13 +212,15 @@ def show_command(ctx, notice_id, form, config, **options):
 @click.option("--yes", "-y", is_flag=True, help="Do not ask (a script is never asked).")
 @click.option("--force", is_flag=True,
               help="Remove even a notice Asterisk is calling or about to call (when Asterisk is down).")
-@setting_options(*READING)
+@setting_options(*READING, "prepared_dir")
 @config_option
 @click.pass_context
 def cancel_command(ctx, ids, numbers, yes, force, config, **options):
     """Cancel pending notices: remove their call files from outgoing/ before Asterisk
     calls. Each ID is a notice's id or its call file's path in outgoing/; nothing
-    outside outgoing/ is ever removed. On a terminal it asks first.
+    outside outgoing/ is ever removed. On a terminal it asks first. A notice's
+    recording goes too if the dialplan recorded it and no other pending notice plays
+    it; a prepared recording, or one put there by hand, stays.
 
     A notice Asterisk is calling right now, or whose time is this very moment, is
     left and reported (exit code 6): removing its file would not stop the call.
@@ -231,6 +237,7 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
         raise click.UsageError("give the ids of the notices to cancel, or --number")
 
     def run():
+        from .cleanup import discard_played
         from .inventory import cancel, cancel_targets, describe
         from .notice import check_number
 
@@ -241,8 +248,10 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
             print("notice cancel: nothing cancelled", file=sys.stderr)
             return EXIT_OK
         cancelled, refused = cancel(settings, targets, time.time(), force)
+        fates = discard_played(settings, [notice.recording for notice in cancelled])
         for notice in cancelled:
-            print(f"cancelled {describe(notice, notice.due, settings.zone)}")
+            fate = fates.get(notice.recording)
+            print(f"cancelled {describe(notice, notice.due, settings.zone)}{'; ' + fate.clause() if fate else ''}")
         for notice_id, why in refused:
             print(f"notice cancel: {notice_id} not cancelled: {why}", file=sys.stderr)
         if missing:
@@ -357,7 +366,7 @@ def import_command(ctx, file, skip_invalid, config, **options):
 
 
 @notice.command("gc")
-@setting_options("spool_dir")
+@setting_options(*RECORDING_FOLDERS, "recording_retention")
 @config_option
 @click.pass_context
 def gc_command(ctx, config, **options):
@@ -365,20 +374,57 @@ def gc_command(ctx, config, **options):
     spool's tmp/ folder (notice-*.call; Asterisk never reads tmp/). A writer holds a
     lock on its staging file until it is in outgoing/, so a file is removed only when
     its writer is gone and it has not changed for 10 seconds: a notice being written
-    is never touched. Safe to run at any time, e.g. hourly from cron.
+    is never touched.
+
+    Then remove the dialplan's recordings (rec_...) that no pending notice plays and
+    that nothing used for recording_retention days: since the last notice that played
+    one finished, or since it was recorded if none did. Prepared recordings and files
+    put in the recordings folder under other names are never removed. Safe to run at
+    any time, e.g. hourly from cron.
 
     \b
       notice gc
-      notice gc --spool-dir /var/spool/asterisk
+      notice gc --spool-dir /var/spool/asterisk --recording-retention 7
     """
     def run():
+        from .cleanup import collect
         from .spool import clean_staging
 
-        cleaned = clean_staging(load(options, config).spool_dir, time.time())
+        settings = load(options, config)
+        now = time.time()
+        cleaned = clean_staging(settings.spool_dir, now)
         line = f"removed {len(cleaned.removed)} leftover staging file{'s' if len(cleaned.removed) != 1 else ''} from {cleaned.folder}"
         if cleaned.busy:
             line += f"; {len(cleaned.busy)} being written, left alone"
         print(line)
+        print(collect(settings, now).report())
         return EXIT_OK
 
     ctx.exit(guarded("notice gc", run))
+
+
+@notice.command("discard-recording")
+@click.argument("name")
+@setting_options(*RECORDING_FOLDERS)
+@config_option
+@click.pass_context
+def discard_recording_command(ctx, name, config, **options):
+    """Remove the recording NAME that the dialplan made for a notice it did not save
+    (refused, spool failed, operator hung up): every file NAME.wav, NAME.gsm, ... at the
+    top of the recordings folder. Only a dialplan recording (rec_...) is removed, and
+    not while a pending notice plays it; it prints what it did in one line.
+
+    \b
+      notice discard-recording rec_1732790000.42-1732790012
+
+    Exit codes: 0 removed, kept (a notice plays it) or no such recording, 3 NAME is
+    not a dialplan recording's name, 4 the folders could not be read or written.
+    """
+    def run():
+        from .cleanup import discard
+
+        settings = load(options, config)
+        print(discard(settings, name).line(settings.recordings_dir))
+        return EXIT_OK
+
+    ctx.exit(guarded("notice discard-recording", run))

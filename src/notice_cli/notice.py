@@ -16,6 +16,9 @@ NUMBER = re.compile(r"\+?[0-9]+")
 # and nothing that would leave the recordings folder or mean something to Playback (, &).
 MAX_RECORDING = 200
 RECORDING_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# The dialplan records each message as rec_<uniqueid>-<epoch>: the only recordings notice-cli
+# removes (discard-recording, gc, cancel); prepared ones and those an admin put there stay.
+DIALPLAN_RECORDING_PREFIX = "rec_"
 # Formats Asterisk's Playback finds by extension (format_* modules shipped with Asterisk).
 AUDIO_EXTENSIONS = (
     "wav", "WAV", "wav16", "gsm", "ulaw", "ul", "mu", "alaw", "al", "pcm", "sln", "slin", "raw",
@@ -70,6 +73,25 @@ def check_recording_name(text: str) -> str:
             "not starting with '.' or '-', no '/' (a name in the recordings folder, e.g. rec_1732790000.42)"
         )
     return text
+
+
+def check_dialplan_recording(text: str) -> str:
+    """TEXT if it names a recording the dialplan made (rec_..., within the rules of a recording
+    name): the only kind notice-cli ever removes."""
+    check_recording_name(text)
+    if not text.startswith(DIALPLAN_RECORDING_PREFIX):
+        raise InvalidInput(f"recording {shown(text)} is not one the dialplan recorded "
+                           f"({DIALPLAN_RECORDING_PREFIX}...); notice-cli removes only those, never a prepared "
+                           "recording or one put there by hand")
+    return text
+
+
+def is_dialplan_recording(name: str) -> bool:
+    try:
+        check_dialplan_recording(name)
+    except InvalidInput:
+        return False
+    return True
 
 
 def prepared_ordinal(name: str) -> int | None:

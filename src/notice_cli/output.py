@@ -18,6 +18,7 @@ from typing import TextIO
 
 from .inventory import Found, Listed
 from .record import ABORT, END, STATES, SpooledNotice, attempt_log, outcome_of
+from .recordings import recording_namer
 from .callfile import read_fields
 from .when import format_due
 
@@ -105,18 +106,6 @@ def _each(function, values: Iterable) -> tuple:
     values = tuple(values)
     results = {value: function(value) for value in set(values)}
     return tuple(map(results.__getitem__, values))
-
-
-def recording_namer(recordings_dir: str):
-    """The recording as the operator named it: its path inside the recordings folder
-    (rec_1732790000.42, prepared/3), else the whole path."""
-    prefix = recordings_dir.rstrip("/") + "/"
-    cut = len(prefix)
-
-    def name(path: str | None) -> str | None:
-        return path[cut:] if path and path.startswith(prefix) else path
-
-    return name
 
 
 def write(chunks: Iterable[Chunk], columns: tuple[str, ...], form: str, out: TextIO) -> None:

@@ -94,7 +94,7 @@ def read_notice(file_name: str, text: str, channel_template: str | None = None) 
     """The notice in the call file FILE_NAME with TEXT, or None if it is not one of ours: its
     name and its NOTICE_ID must agree. CHANNEL_TEMPLATE finds the number in the Channel line
     of a file that does not carry NOTICE_NUMBER."""
-    complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+    complete = _complete_lines(text)
     written = AS_WRITTEN.fullmatch(complete)
     if written:  # its id has the form of one: the name alone must agree
         notice = _from_written(written)
@@ -104,6 +104,17 @@ def read_notice(file_name: str, text: str, channel_template: str | None = None) 
         return None
     notice = _from_fields(read_fields(complete), channel_template)
     return notice if notice.id == notice_id else None
+
+
+def recording_of(text: str) -> str | None:
+    """What the call file TEXT, ours or not, has Asterisk play: its Data line (the last one, as
+    Asterisk takes it), or None if it has none yet (a staging file being written)."""
+    return _from_fields(read_fields(_complete_lines(text)), None).recording
+
+
+def _complete_lines(text: str) -> str:
+    """TEXT without a last line that has no line feed yet: Asterisk is appending it."""
+    return text if text.endswith("\n") else text[: text.rfind("\n") + 1]
 
 
 def read_listed(file_name: str, data: bytes, channel_template: str | None = None) -> SpooledNotice | None:
@@ -224,7 +235,7 @@ def _summary(events, retry_time: int) -> tuple[int, int | None, bool]:
 def attempt_log(text: str, retry_time: int) -> list[Attempt]:
     """Every attempt in the call file TEXT, in order, for `notice show`."""
     attempts = []
-    for key, value in read_fields(text if text.endswith("\n") else text[: text.rfind("\n") + 1]):
+    for key, value in read_fields(_complete_lines(text)):
         kind = EVENTS.get(key.lower())
         at = _event_time(value)
         if kind == START:

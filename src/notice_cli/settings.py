@@ -28,6 +28,7 @@ DEFAULTS = {
     "spool_dir": "/var/spool/asterisk",
     "recordings_dir": "/var/spool/asterisk/notice",
     "prepared_dir": "/var/spool/asterisk/notice/prepared",
+    "recording_retention": 30,  # days
     "channel": "Local/{number}@from-internal",
     "caller_id": None,
     "max_retries": 2,
@@ -174,6 +175,9 @@ SETTINGS = (
     Setting("prepared_dir", "NOTICE_PREPARED_DIR", _folder, "DIR",
             "Folder of the prepared recordings 1.wav, 2.wav, ... picked by number. "
             "[/var/spool/asterisk/notice/prepared]"),
+    Setting("recording_retention", "NOTICE_RECORDING_RETENTION", _whole(0, 36500), "DAYS",
+            "Days notice gc keeps a dialplan recording after the last notice that played it "
+            "finished (or, if none did, after it was recorded). [30]"),
     Setting("channel", "NOTICE_CHANNEL", _channel, "TEMPLATE",
             "Channel to call, {number} is the client's number. [Local/{number}@from-internal]"),
     Setting("caller_id", "NOTICE_CALLER_ID", _caller_id, "CID",

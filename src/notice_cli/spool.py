@@ -462,12 +462,40 @@ def read_call_file(folder: str, name: str) -> str | None:
 def _read(path: str) -> str:
     fd = os.open(path, READ_FLAGS)
     try:
-        data = os.read(fd, READ_SIZE)
-        if len(data) == READ_SIZE:  # a short read of a regular file is its end
-            data = _read_rest(fd, data)
+        return _read_text(fd)
     finally:
         os.close(fd)
+
+
+def _read_text(fd: int) -> str:
+    data = os.read(fd, READ_SIZE)
+    if len(data) == READ_SIZE:  # a short read of a regular file is its end
+        data = _read_rest(fd, data)
     return data.decode("utf-8", "surrogateescape")
+
+
+def call_file_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, str, float]]:
+    """(name, text, mtime) of each of NAMES that is a regular file in FOLDER now, whatever its
+    name (not a link); one gone meanwhile (renamed into outgoing/, archived) is passed over.
+    The mtime is that of the file read, from the same descriptor."""
+    for name in names:
+        try:
+            fd = os.open(os.path.join(folder, name), READ_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as problem:
+            if problem.errno == errno.ELOOP:  # a link
+                continue
+            raise SpoolError(explain(problem, folder, "read")) from None
+        try:
+            info = os.fstat(fd)
+            text = _read_text(fd) if stat.S_ISREG(info.st_mode) else None
+        except OSError as problem:
+            raise SpoolError(explain(problem, folder, "read")) from None
+        finally:
+            os.close(fd)
+        if text is not None:
+            yield name, text, info.st_mtime
 
 
 def _read_rest(fd: int, first: bytes) -> bytes:

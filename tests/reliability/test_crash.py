@@ -240,7 +240,8 @@ def test_killed_at_random_moments_only_whole_notices_and_gc_cleans_the_rest(tmp_
             tail = "; 1 being written, left alone" if site is first else ""
             count = len(leftovers[site])
             assert (cleaned.returncode, cleaned.stderr, cleaned.stdout) == (
-                0, "", f"removed {count} leftover staging file{'s' if count != 1 else ''} from {site.staging}{tail}\n")
+                0, "", f"removed {count} leftover staging file{'s' if count != 1 else ''} from {site.staging}{tail}\n"
+                       f"removed 0 recordings unused for 30 days from {site.recordings}\n")
             removed += count
             assert site.staged() == ([live.name] if site is first else [])
             assert site.spooled() == spooled_before

@@ -12,8 +12,9 @@ or --config naming the file. The outcome must be exactly one of:
 * exit 0: one call file in outgoing/ carrying exactly the values that win (option, else a
   non-empty environment variable, else the file, else the default): channel, caller ID,
   retries, retry and wait times, recording folder, the due time in the zone, file mode and
-  owner, syslog facility and tag; and whenever every winning value is a valid one, exit 0 it
-  must be (a bad value that loses to another source is never looked at);
+  owner, syslog facility and tag, and (in the settings it loads) the recording retention;
+  and whenever every winning value is a valid one, exit 0 it must be (a bad value that loses
+  to another source is never looked at);
 * exit 3, one line `notice-spool: error: ...`: naming the config file when the file itself is
   refused (not UTF-8, not INI, an unknown key), or naming the setting, the value and the
   source it won from, or (for the recordings folders) the folder;
@@ -41,6 +42,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import event, given, strategies as st
 
+from notice_cli import settings
 from notice_cli.callfile import parse
 from notice_cli.entry import run_spool
 from notice_cli.errors import shown
@@ -63,6 +65,7 @@ VALID = {
     "spool_dir": (f"{ROOT}/spool", f"{ROOT}/spool/", f"{ROOT}//spool"),
     "recordings_dir": (f"{ROOT}/recordings", f"{ROOT}/recordings/", f"{ROOT}/recordings/."),
     "prepared_dir": (f"{ROOT}/recordings/prepared", f"{ROOT}/recordings/prepared/"),
+    "recording_retention": ("0", "30", "7", "36500", " 30"),
     "channel": CHANNELS + ("Local/{number}@notice-echo/n",),
     "caller_id": CALLER_IDS + ("", '"Dr. Smith (clinic)" <+74951234567>'),
     "max_retries": ("0", "2", "1000"),
@@ -199,7 +202,7 @@ class Syslog:
 
 
 def run(root: Path, data: bytes, given: dict, recording: str, config_as_option: bool):
-    """run_spool in-process; (exit code, stdout, stderr, syslog)."""
+    """run_spool in-process; (exit code, stdout, stderr, syslog, the settings it loaded)."""
     config = root / "notice.conf"
     config.write_bytes(data.replace(ROOT.encode(), str(root).encode()))
     options = {name: sources["option"].replace(ROOT, str(root)) for name, sources in given.items()
@@ -211,11 +214,17 @@ def run(root: Path, data: bytes, given: dict, recording: str, config_as_option: 
         environ["NOTICE_CONFIG"] = str(config)
     caught = Syslog()
     out, err = io.StringIO(), io.StringIO()
+    loaded = []  # settings no call file shows (recording_retention): checked as notice-spool loads them
+
+    def load(*args, **kwargs):
+        loaded.append(LOAD(*args, **kwargs))
+        return loaded[-1]
+
     with mock.patch.dict(os.environ, environ, clear=True), caught.patched(), \
-            mock.patch("notice_cli.spool.SYSLOG_SOCKET", os.devnull), \
+            mock.patch("notice_cli.spool.SYSLOG_SOCKET", os.devnull), mock.patch.object(settings, "load", load), \
             contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = run_spool(NUMBER, recording, KEYPAD, options, str(config) if config_as_option else None)
-    return code, out.getvalue(), err.getvalue(), caught
+    return code, out.getvalue(), err.getvalue(), caught, loaded
 
 
 def expected_owner(owner: str) -> int:
@@ -227,9 +236,11 @@ def expected_owner(owner: str) -> int:
         return os.geteuid()
 
 
-def check_scheduled(root: Path, out: str, won: dict, recording: str, caught: Syslog) -> None:
-    """The one call file carries exactly the winning values (or the defaults)."""
+def check_scheduled(root: Path, out: str, won: dict, recording: str, caught: Syslog, loaded: list) -> None:
+    """The one call file carries exactly the winning values (or the defaults), and so do the
+    settings that do not reach it."""
     value = {name: text for name, (text, _) in won.items()}
+    assert [each.recording_retention for each in loaded] == [int(value.get("recording_retention", "30"))]
     files = spooled(root)
     reported = REPORT.fullmatch(out)
     assert len(files) == 1 and reported and os.path.samefile(reported.group(1), files[0]), out
@@ -261,6 +272,7 @@ def check_scheduled(root: Path, out: str, won: dict, recording: str, caught: Sys
         assert caught.messages[0][1].startswith(f"notice {call.variable('NOTICE_ID')} to {NUMBER} at ")
 
 
+LOAD = settings.load
 REPORT = re.compile(r"notice \S+ scheduled for \S+: (.+)\n")
 REFUSED_SETTING = re.compile(r"notice-spool: error: (\w+) (.+?) from (option --[\w-]+|environment variable "
                              r"NOTICE_\w+|config file \S+) .+\n")
@@ -332,7 +344,7 @@ def test_each_setting_attacked_alone(spool_root, case):
 def check_case(spool_root: Path, given: dict, data: bytes, recording: str, config_as_option: bool) -> None:
     config = spool_root / "notice.conf"
     try:
-        code, out, err, caught = run(spool_root, data, given, recording, config_as_option)
+        code, out, err, caught, loaded = run(spool_root, data, given, recording, config_as_option)
         assert staged(spool_root) == []
         in_file = file_values(data.replace(ROOT.encode(), str(spool_root).encode()))
         won = winners(given, in_file or {})
@@ -342,7 +354,7 @@ def check_case(spool_root: Path, given: dict, data: bytes, recording: str, confi
         if code == 0:
             assert in_file is not None and err == ""
             check_scheduled(spool_root, out, {name: (text.replace(ROOT, str(spool_root)), source)
-                                              for name, (text, source) in won.items()}, recording, caught)
+                                              for name, (text, source) in won.items()}, recording, caught, loaded)
             event("scheduled")
         else:
             assert not all_valid, err

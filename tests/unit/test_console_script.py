@@ -281,3 +281,19 @@ def test_import_of_a_file_whose_name_is_not_utf8_reports_it_on_a_strict_terminal
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == f"spooled 1 notice from {place.spool.parent}/r\ufffdservations.csv\n"
     assert len(place.spooled()) == 1
+
+
+def test_the_dialplan_discards_a_recording_loading_only_what_it_needs(place):
+    """notice discard-recording, as the dialplan's hangup handler runs it: through click, but
+    without the modules of list, history, import and spool (nor the json, csv and dateutil
+    they load)."""
+    name = "rec_1764322200.43-1764322212"
+    (place.recordings / f"{name}.wav").write_bytes(b"RIFF")
+    done = subprocess.run([str(SCRIPT.parent / "notice"), "discard-recording", name], capture_output=True,
+                          text=True, env={**place.env, "PYTHONPROFILEIMPORTTIME": "1"}, timeout=60)
+    assert (done.returncode, done.stdout) == (0, f"removed recording {name} from {place.recordings}\n")
+    assert sorted(os.listdir(place.recordings)) == [f"{RECORDING}.wav"]
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "notice_cli.cleanup" in imported
+    assert imported.isdisjoint({"notice_cli.inventory", "notice_cli.output", "notice_cli.bulk", "notice_cli.schedule",
+                                "notice_cli.when", "json", "csv", "dateutil", "hashlib"}), imported

@@ -261,8 +261,10 @@ def test_show_what_is_not_there(pending, notice_id, code, message):
 def test_cancel_removes_the_pending_notice(pending):
     result = run("cancel", "a-pending")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stdout == ("cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00"
+                             "; kept its recording rec_1732790000.42 (notice b-retrying plays it)\n")
     assert not os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+    assert os.path.exists(f"{RECORDINGS}/rec_1732790000.42.wav")
     assert [row["id"] for row in json.loads(run("list", "--json").stdout)] == ["b-retrying", "c-calling"]
 
 
@@ -275,7 +277,8 @@ def test_cancel_by_call_file_path_and_a_retrying_notice_between_attempts(pending
 def test_cancel_tells_which_ids_were_not_found_and_cancels_the_others(pending):
     result = run("cancel", "nope", "a-pending", "foreign")
     assert result.exit_code == 5
-    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stdout == ("cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00"
+                             "; kept its recording rec_1732790000.42 (notice b-retrying plays it)\n")
     assert result.stderr == f"notice cancel: error: not pending in {SPOOL}/outgoing: nope, foreign\n"
     assert os.path.exists(f"{OUTGOING}/notice-foreign.call")
 
@@ -296,12 +299,13 @@ def test_cancel_all_for_a_client(pending):
     call_file("d-later", due=DUE_C + 600)
     result = run("cancel", "--number", CLIENT)
     assert result.exit_code == 0
-    assert sorted(result.stdout.splitlines()) == [
-        "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00",
-        "cancelled b-retrying: 79991234567 due 2099-12-01T09:00:00+00:00",
-        "cancelled d-later: 79991234567 due 2099-12-02T08:10:00+00:00",
+    assert sorted(result.stdout.splitlines()) == [  # the last of the three notices that played it
+        "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00; removed its recording rec_1732790000.42",
+        "cancelled b-retrying: 79991234567 due 2099-12-01T09:00:00+00:00; removed its recording rec_1732790000.42",
+        "cancelled d-later: 79991234567 due 2099-12-02T08:10:00+00:00; removed its recording rec_1732790000.42",
     ]
     assert [row["number"] for row in json.loads(run("list", "--json").stdout)] == [OTHER]
+    assert sorted(os.listdir(RECORDINGS)) == ["prepared"]
 
 
 def test_cancel_for_a_client_without_notices_exits_5(pending):
@@ -312,7 +316,8 @@ def test_cancel_for_a_client_without_notices_exits_5(pending):
 def test_notice_being_called_is_reported_and_left(pending):
     result = run("cancel", "c-calling", "a-pending")
     assert result.exit_code == 6
-    assert result.stdout == "cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00\n"
+    assert result.stdout == ("cancelled a-pending: 79991234567 due 2099-12-01T10:30:00+00:00"
+                             "; kept its recording rec_1732790000.42 (notice b-retrying plays it)\n")
     assert result.stderr == (
         "notice cancel: c-calling not cancelled: Asterisk is calling 79990000001 now (attempt 1)\n"
         "notice cancel: error: 1 of 2 notices left in the spool; cancel them once their call is over "
@@ -363,6 +368,22 @@ def test_call_starting_while_the_question_is_asked_is_not_removed(pending, monke
     assert result.exit_code == 6
     assert "a-pending not cancelled: Asterisk is calling 79991234567 now (attempt 1)" in result.stderr
     assert os.path.exists(f"{OUTGOING}/notice-a-pending.call")
+
+
+def test_cancel_says_what_became_of_each_recording(spool):
+    spool.create_file(RECORDINGS + "/hello.wav", contents=b"RIFF")
+    call_file("p-prepared", recording=RECORDINGS + "/prepared/3")
+    call_file("q-admin", due=DUE_B, recording=RECORDINGS + "/hello")
+    call_file("r-recorded", due=DUE_C)
+    result = run("cancel", "p-prepared", "q-admin", "r-recorded")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (
+        "cancelled p-prepared: 79991234567 due 2099-12-01T10:30:00+00:00; its recording prepared/3 is kept (prepared)\n"
+        "cancelled q-admin: 79991234567 due 2099-12-01T09:00:00+00:00; its recording hello is kept (not recorded by "
+        "the dialplan)\n"
+        "cancelled r-recorded: 79991234567 due 2099-12-02T08:00:00+00:00; removed its recording rec_1732790000.42\n")
+    assert sorted(os.listdir(RECORDINGS)) == ["hello.wav", "prepared"]
+    assert os.listdir(RECORDINGS + "/prepared") == ["3.wav"]
 
 
 def test_cancel_without_ids_or_number_is_a_usage_error(pending):
@@ -633,9 +654,34 @@ def test_gc_removes_the_leftovers_and_says_how_many(spool, monkeypatch):
     monkeypatch.setattr(cli, "time", SimpleNamespace(time=lambda: time.time() + 3600))
     result = run("gc")
     assert (result.exit_code, result.stdout, result.stderr) == (
-        0, f"removed 2 leftover staging files from {STAGING}\n", "")
+        0, f"removed 2 leftover staging files from {STAGING}\n"
+           f"removed 0 recordings unused for 30 days from {RECORDINGS}\n", "")
     assert os.listdir(STAGING) == ["voicemail.tmp"]
-    assert run("gc").stdout == f"removed 0 leftover staging files from {STAGING}\n"
+    assert run("gc").stdout.splitlines()[0] == f"removed 0 leftover staging files from {STAGING}"
+
+
+def test_gc_removes_the_recordings_unused_for_the_retention(pending):
+    old = time.time() - 31 * 86400
+    for name in ("rec_old-1.wav", "rec_old-1.gsm", "hello.wav"):
+        pending.create_file(f"{RECORDINGS}/{name}", contents=b"RIFF")
+    for name in ("rec_old-1.wav", "rec_old-1.gsm", "hello.wav", "rec_1732790000.42.wav", "prepared/3.wav"):
+        os.utime(f"{RECORDINGS}/{name}", (old, old))
+    result = run("gc")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (f"removed 0 leftover staging files from {STAGING}; 1 being written, left alone\n"
+                             f"removed 1 recording unused for 30 days from {RECORDINGS} "
+                             "(kept: 1 played by pending notices)\n")
+    assert sorted(os.listdir(RECORDINGS)) == ["hello.wav", "prepared", "rec_1732790000.42.wav"]
+    assert run("gc", "--recording-retention", "32").stdout.splitlines()[1] == (
+        f"removed 0 recordings unused for 32 days from {RECORDINGS} (kept: 1 played by pending notices)")
+
+
+def test_gc_refuses_a_bad_retention_naming_its_source(spool, monkeypatch):
+    monkeypatch.setenv("NOTICE_RECORDING_RETENTION", "30d")
+    result = run("gc")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == ("notice gc: error: recording_retention '30d' from environment variable "
+                             "NOTICE_RECORDING_RETENTION must be a whole number from 0 to 36500\n")
 
 
 def test_gc_of_a_missing_spool_exits_4(spool):
@@ -645,9 +691,61 @@ def test_gc_of_a_missing_spool_exits_4(spool):
                              "is Asterisk installed, and is spool_dir right?\n")
 
 
+# --- discard-recording ---------------------------------------------------------------------------
+
+REC = "rec_1732790012.7-1732790020"
+
+
+def test_discard_recording_removes_it_and_says_so(spool):
+    for extension in ("wav", "gsm"):
+        spool.create_file(f"{RECORDINGS}/{REC}.{extension}", contents=b"RIFF")
+    result = run("discard-recording", REC)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"removed recording {REC} from {RECORDINGS}\n", "")
+    assert sorted(os.listdir(RECORDINGS)) == ["prepared", "rec_1732790000.42.wav"]
+    again = run("discard-recording", REC)
+    assert (again.exit_code, again.stdout) == (0, f"no recording {REC} in {RECORDINGS}: nothing removed\n")
+
+
+def test_discard_recording_keeps_what_a_pending_notice_plays(pending):
+    result = run("discard-recording", "rec_1732790000.42")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "kept recording rec_1732790000.42: notice a-pending plays it\n", "")
+    assert os.path.exists(f"{RECORDINGS}/rec_1732790000.42.wav")
+
+
+@pytest.mark.parametrize("name", [
+    "../rec_1732790000.42", "/etc/passwd", f"{RECORDINGS}/rec_1732790000.42", "rec_*", "rec_1732790000.4?",
+    "rec_1732790000.42\n", "rec_1732790000.42 hello", "rec_1732790000.42;true", "hello", "3", "prepared",
+])
+def test_discard_recording_refuses_a_hostile_name_with_exit_3(spool, name):
+    spool.create_file(RECORDINGS + "/hello.wav", contents=b"RIFF")
+    result = run("discard-recording", name)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr.startswith("notice discard-recording: error: recording ") and result.stderr.count("\n") == 1
+    assert sorted(os.listdir(RECORDINGS)) == ["hello.wav", "prepared", "rec_1732790000.42.wav"]
+
+
+def test_discard_recording_that_cannot_remove_exits_4(spool, run_as):
+    os.chmod(RECORDINGS, 0o755)
+    run_as(1000, 1000)
+    result = run("discard-recording", "rec_1732790000.42")
+    assert (result.exit_code, result.stdout) == (4, "")
+    assert result.stderr == (f"notice discard-recording: error: permission denied on {RECORDINGS}/"
+                             "rec_1732790000.42.wav; run as root or as the user Asterisk runs as, or fix the "
+                             "folder's owner\n")
+
+
+def test_discard_recording_with_a_missing_recordings_folder_exits_3(spool):
+    result = run("discard-recording", "--recordings-dir", "/srv/nowhere", REC)
+    assert (result.exit_code, result.stderr) == (
+        3, "notice discard-recording: error: recordings folder /srv/nowhere does not exist; create it or set "
+           "recordings_dir\n")
+
+
 # --- help ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["list", "show", "cancel", "history", "import", "spool", "gc"])
+@pytest.mark.parametrize("command", ["list", "show", "cancel", "history", "import", "spool", "gc",
+                                     "discard-recording"])
 def test_every_command_has_help_with_an_example(spool, command):
     result = run(command, "--help")
     assert result.exit_code == 0
@@ -660,7 +758,7 @@ def test_every_command_has_help_with_an_example(spool, command):
 
 def test_group_help_lists_the_commands_and_exit_codes(spool):
     text = " ".join(run("--help").stdout.split())
-    for command in ("cancel", "gc", "history", "import", "list", "show", "spool"):
+    for command in ("cancel", "discard-recording", "gc", "history", "import", "list", "show", "spool"):
         assert f" {command} " in text
     assert "5 a notice named is not there, 6 a notice is being called and was not cancelled" in text
     assert re.fullmatch(r"notice, version \d+\.\d+\.\d+\n", run("--version").stdout)

@@ -130,8 +130,10 @@ def test_notice_gc_removes_the_leftover_and_leaves_the_live_writers_file(spool_d
     live = spool_dir / "tmp" / "notice-20991128094512-9f3a1c2b.call"
     with live_writer(live):
         monkeypatch.setattr(cli, "time", SimpleNamespace(time=later))
-        result = CliRunner().invoke(cli.notice, ["gc", "--spool-dir", str(spool_dir)])
+        result = CliRunner().invoke(cli.notice, ["gc", "--spool-dir", str(spool_dir),
+                                                 "--recordings-dir", f"{spool_dir}/recordings"])
         assert (result.exit_code, result.stdout) == (
-            0, f"removed 1 leftover staging file from {spool_dir}/tmp; 1 being written, left alone\n")
+            0, f"removed 1 leftover staging file from {spool_dir}/tmp; 1 being written, left alone\n"
+               f"no recordings folder {spool_dir}/recordings (recordings_dir): no recording removed\n")
         assert os.listdir(spool_dir / "tmp") == [live.name]
         assert live.read_text() == "Channel: Local/7999"

@@ -1,0 +1,136 @@
+"""Removing the dialplan's recordings that no notice needs any more: the one of a flow that
+saved no notice (notice discard-recording, which the dialplan runs), those past their retention
+(notice gc), and those of cancelled notices (notice cancel).
+
+Each reads in the order that makes a race harmless: the recordings folder first, then what
+the call files in tmp/ and outgoing/ play (tmp/ first: a staging file renamed meanwhile is
+then found in outgoing/), then, for gc, the archive. Just before each removal it reads the
+call files that came since and checks the recording's files again: one that a notice started
+to play, or that was written meanwhile, stays. What no look can see is a notice-spool that
+found the recording an instant before its removal and has not yet created its staging file;
+the dialplan discards only the recordings of flows that saved nothing, and gc only those
+unused for days, so nothing is spooling them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from .errors import InvalidInput, SpoolError
+from .notice import check_dialplan_recording, is_dialplan_recording, notice_id_of
+from .record import recording_of
+from .recording_files import dialplan_recordings, recording_in, remove_recording
+from .recordings import (CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED, Candidate,
+                         Collected, Fate, decide, names_played, newest_uses, recording_namer)
+from .settings import Settings
+from .spool import ARCHIVE, OUTGOING, STAGING, call_file_texts, names_in, same_folder
+
+
+class Playing:
+    """Which recordings the call files play that Asterisk will read: any in outgoing/ (Asterisk
+    reads them all), and ours in tmp/, being written. look() reads only the files it has not
+    read yet, so that looking again before each removal costs a listing."""
+
+    def __init__(self, spool_dir: str):
+        # tmp/ before outgoing/: a staging file renamed between the two is found in outgoing/
+        self.folders = ((os.path.join(spool_dir, STAGING), True), (os.path.join(spool_dir, OUTGOING), False))
+        self.read: set[tuple[str, str]] = set()
+        self.users: dict[str, str] = {}  # recording name -> who plays it (the first by name)
+
+    def look(self) -> dict[str, str]:
+        for folder, ours_only in self.folders:
+            names = [name for name in names_in(folder, missing_ok=ours_only)
+                     if (folder, name) not in self.read and (not ours_only or notice_id_of(name))]
+            for name, text, _ in call_file_texts(folder, names):
+                data = recording_of(text)
+                if data is None:
+                    continue  # being written: read again at the next look
+                self.read.add((folder, name))
+                who = _who(folder, name)
+                for recording in names_played(data):  # of several, the same one whatever the folder's order
+                    self.users[recording] = min(who, self.users.get(recording, who))
+        return self.users
+
+
+def _who(folder: str, name: str) -> str:
+    notice_id = notice_id_of(name)
+    return f"notice {notice_id}" if notice_id else f"call file {os.path.join(folder, name)}"
+
+
+def finished_uses(spool_dir: str) -> dict[str, float]:
+    """{recording name: when the newest finished notice that played it was archived (the
+    call file's mtime in outgoing_done/, its Status line's time)}."""
+    folder = os.path.join(spool_dir, ARCHIVE)
+    texts = call_file_texts(folder, names_in(folder, missing_ok=True))
+    return newest_uses((data, mtime) for _, text, mtime in texts if (data := recording_of(text)) is not None)
+
+
+def discard(settings: Settings, name: str) -> Fate:
+    """Remove the dialplan recording NAME unless a pending notice plays it (notice
+    discard-recording: the dialplan's flow saved no notice with it)."""
+    name = check_dialplan_recording(name)
+    folder = settings.recordings_dir
+    if not os.path.isdir(folder):
+        raise InvalidInput(f"recordings folder {folder} does not exist; create it or set recordings_dir")
+    candidate = recording_in(folder, name)
+    if candidate is None:
+        return Fate(MISSING, name, None)
+    if same_folder(folder, settings.prepared_dir):
+        return Fate(PREPARED, name, None)
+    return _remove_unplayed(folder, candidate, Playing(settings.spool_dir))
+
+
+def collect(settings: Settings, now: float) -> Collected:
+    """Remove the dialplan recordings that no pending notice plays and that nothing used for
+    recording_retention days before NOW (notice gc)."""
+    folder, retention = settings.recordings_dir, settings.recording_retention
+    if same_folder(folder, settings.prepared_dir):
+        return Collected(folder, retention, [], [], [], PREPARED)
+    candidates = dialplan_recordings(folder)
+    if candidates is None:
+        return Collected(folder, retention, [], [], [], MISSING)
+    playing = Playing(settings.spool_dir)
+    played = playing.look()
+    decided = decide(candidates, played, finished_uses(settings.spool_dir), now, retention)
+    collected = Collected(folder, retention, [], [candidate.name for candidate in decided.played], [], None)
+    by_outcome = {REMOVED: collected.removed, PLAYED: collected.played, CHANGED: collected.changed}
+    for candidate in decided.remove:
+        by_outcome[_remove_unplayed(folder, candidate, playing).outcome].append(candidate.name)
+    return collected
+
+
+def discard_played(settings: Settings, recordings: Iterable[str | None]) -> dict[str, Fate]:
+    """What became of each of RECORDINGS (Data lines) of cancelled notices, by Data line: a
+    dialplan recording in the recordings folder is removed unless a pending notice plays it."""
+    playing = Playing(settings.spool_dir)
+    shown = recording_namer(settings.recordings_dir)
+    return {data: _cancelled(settings, data, playing)._replace(name=shown(data))
+            for data in dict.fromkeys(recordings) if data}
+
+
+def _cancelled(settings: Settings, data: str, playing: Playing) -> Fate:
+    """The fate of the recording DATA of a cancelled notice: only a dialplan recording in the
+    recordings folder itself may go."""
+    folder = settings.recordings_dir
+    directory, _, name = data.rpartition("/")
+    if same_folder(directory, settings.prepared_dir):
+        return Fate(PREPARED, name, None)
+    if not same_folder(directory, folder):
+        return Fate(OUTSIDE, name, None)
+    if not is_dialplan_recording(name):
+        return Fate(NOT_DIALPLAN, name, None)
+    try:  # the notice is cancelled: what went wrong with its recording goes in its line
+        candidate = recording_in(folder, name)
+        return _remove_unplayed(folder, candidate, playing) if candidate else Fate(MISSING, name, None)
+    except SpoolError as problem:
+        return Fate(FAILED, name, str(problem))
+
+
+def _remove_unplayed(folder: str, candidate: Candidate, playing: Playing) -> Fate:
+    """Remove CANDIDATE unless a call file plays it now (PLAYING looks again at what came since
+    its last look) or its files changed since they were found."""
+    who = playing.look().get(candidate.name)
+    if who:
+        return Fate(PLAYED, candidate.name, who)
+    return Fate(REMOVED if remove_recording(folder, candidate) else CHANGED, candidate.name, None)

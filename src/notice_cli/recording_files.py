@@ -1,0 +1,86 @@
+"""File-system work on the recordings folder: the dialplan's recordings found at its top, and
+one removed after its files are checked again, just before. Which may go is decided in
+recordings.py; no other file is ever removed here.
+
+A dialplan recording's files are rec_<...>.<format>, regular files at the top of the folder:
+never a link (it may lead anywhere), never what lies in a folder below (prepared/). The
+removals are not fsynced: a recording that comes back after a crash is harmless, and the next
+notice gc takes it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import namedtuple
+
+from .errors import SpoolError
+from .notice import AUDIO_EXTENSIONS
+from .recordings import Candidate, dialplan_recording_of
+from .spool import explain, names_in
+
+
+class FileState(namedtuple("FileState", "name device inode mtime_ns")):
+    """One file of a recording as found: its NAME in the folder, which file it is and its mtime."""
+
+    __slots__ = ()
+
+
+def dialplan_recordings(folder: str) -> list[Candidate] | None:
+    """The dialplan's recordings at the top of FOLDER, or None if FOLDER is not there."""
+    if not os.path.isdir(folder):
+        return None
+    found: dict[str, list[FileState]] = {}
+    for file_name in names_in(folder, missing_ok=True):
+        name = dialplan_recording_of(file_name)
+        state = name and _state(folder, file_name)
+        if state:
+            found.setdefault(name, []).append(state)
+    return [_candidate(name, files) for name, files in sorted(found.items())]
+
+
+def recording_in(folder: str, name: str) -> Candidate | None:
+    """The recording NAME (a dialplan recording's) in FOLDER as it is now, or None if it has no file there."""
+    files = _files_of(folder, name)
+    return _candidate(name, files) if files else None
+
+
+def remove_recording(folder: str, candidate: Candidate) -> bool:
+    """Remove the files of CANDIDATE if they are still exactly those found: the same files,
+    none written since, none added. False, with nothing removed, if not."""
+    if tuple(_files_of(folder, candidate.name)) != candidate.files:  # both in the order of their names
+        return False
+    for state in candidate.files:
+        path = os.path.join(folder, state.name)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass  # removed meanwhile by another notice gc or discard
+        except OSError as problem:
+            problem.filename = path  # the whole path, whatever the file system reported
+            raise SpoolError(explain(problem, folder, "remove")) from None
+    return True
+
+
+def _candidate(name: str, files: list[FileState]) -> Candidate:
+    files.sort()  # as _files_of gives them
+    return Candidate(name, tuple(files), max(state.mtime_ns for state in files) / 1e9)
+
+
+def _files_of(folder: str, name: str) -> list[FileState]:
+    """The files of the recording NAME in FOLDER now, in every format Asterisk plays, by name."""
+    return sorted(state for state in (_state(folder, f"{name}.{extension}") for extension in AUDIO_EXTENSIONS)
+                  if state)
+
+
+def _state(folder: str, file_name: str) -> FileState | None:
+    """FOLDER/FILE_NAME as it is now if it is a regular file (not a link), else None."""
+    try:
+        info = os.lstat(os.path.join(folder, file_name))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as problem:
+        raise SpoolError(explain(problem, folder, "read")) from None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return FileState(file_name, info.st_dev, info.st_ino, info.st_mtime_ns)
