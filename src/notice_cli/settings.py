@@ -175,7 +175,7 @@ SETTINGS = (
     Setting("prepared_dir", "NOTICE_PREPARED_DIR", _folder, "DIR",
             "Folder of the prepared recordings 1.wav, 2.wav, ... picked by number. "
             "[/var/spool/asterisk/notice/prepared]"),
-    Setting("recording_retention", "NOTICE_RECORDING_RETENTION", _whole(0, 36500), "DAYS",
+    Setting("recording_retention", "NOTICE_RECORDING_RETENTION", _whole(1, 36500), "DAYS",
             "Days notice gc keeps a dialplan recording after the last notice that played it "
             "finished (or, if none did, after it was recorded). [30]"),
     Setting("channel", "NOTICE_CHANNEL", _channel, "TEMPLATE",

@@ -65,7 +65,7 @@ VALID = {
     "spool_dir": (f"{ROOT}/spool", f"{ROOT}/spool/", f"{ROOT}//spool"),
     "recordings_dir": (f"{ROOT}/recordings", f"{ROOT}/recordings/", f"{ROOT}/recordings/."),
     "prepared_dir": (f"{ROOT}/recordings/prepared", f"{ROOT}/recordings/prepared/"),
-    "recording_retention": ("0", "30", "7", "36500", " 30"),
+    "recording_retention": ("1", "30", "7", "36500", " 30"),
     "channel": CHANNELS + ("Local/{number}@notice-echo/n",),
     "caller_id": CALLER_IDS + ("", '"Dr. Smith (clinic)" <+74951234567>'),
     "max_retries": ("0", "2", "1000"),

@@ -22,7 +22,7 @@ def test_defaults_are_the_articles_values():
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
 def test_option_beats_environment_beats_file(setting):
     values = {"spool_dir": ("/a", "/b", "/c"), "recordings_dir": ("/a", "/b", "/c"),
-              "prepared_dir": ("/a", "/b", "/c"), "recording_retention": ("0", "7", "36500"),
+              "prepared_dir": ("/a", "/b", "/c"), "recording_retention": ("1", "7", "36500"),
               "channel": ("A/{number}", "B/{number}", "C/{number}"), "caller_id": ("A", "B", "C"),
               "max_retries": ("1", "2", "3"), "retry_time": ("1", "2", "3"), "wait_time": ("1", "2", "3"),
               "tz": ("UTC", "Europe/Moscow", "Asia/Tokyo"), "owner": ("a", "b", "c"),
@@ -60,7 +60,9 @@ def test_empty_caller_id_option_clears_the_configured_one():
     ("retry_time", "0", "file", f"retry_time '0' from config file {CONF} must be a whole number from 1 to 604800"),
     ("wait_time", "٣", "env", "must be a whole number"),  # an Arabic-Indic digit
     ("recording_retention", "36501", "file", f"recording_retention '36501' from config file {CONF} must be a whole "
-                                              "number from 0 to 36500"),
+                                              "number from 1 to 36500"),
+    ("recording_retention", "0", "env", "from environment variable NOTICE_RECORDING_RETENTION must be a whole number "
+                                        "from 1 to 36500"),
     ("recording_retention", "30d", "env", "from environment variable NOTICE_RECORDING_RETENTION must be a whole"),
     ("recording_retention", "-1", "option", "from option --recording-retention must be a whole number"),
     ("channel", "Local/123@from-internal", "file", "must contain {number}"),
