@@ -8,7 +8,7 @@ Asterisk log: they say what is wrong and what to change.
 EXIT_OK = 0
 EXIT_USAGE = 2  # click's own code for a malformed command line
 EXIT_INVALID = 3  # the number, recording, time or a setting is not acceptable
-EXIT_SPOOL = 4  # the notice could not be written to the spool; nothing was scheduled
+EXIT_SPOOL = 4  # the notice could not be written to the spool (or the dialplan to Asterisk's folder)
 EXIT_NOT_FOUND = 5  # notice show/cancel: a notice named is not in the spool
 EXIT_CALLING = 6  # notice cancel: a notice is being called (or is due this moment) and was left
 EXIT_INTERNAL = 1  # a bug: reported in one line all the same
@@ -28,6 +28,13 @@ class InvalidInput(NoticeError):
 
 class SpoolError(NoticeError):
     """The spool could not take the notice; nothing was left in outgoing/."""
+
+    exit_code = EXIT_SPOOL
+
+
+class ConfigFolderError(NoticeError):
+    """Asterisk's configuration folder could not be read or written; the message says which
+    files were written before the failure, if any."""
 
     exit_code = EXIT_SPOOL
 

@@ -326,7 +326,7 @@ def _fsync_or_take_back(folder: str, targets: list[str]) -> None:
     if not targets:
         return
     try:
-        _fsync_folder(folder)
+        fsync_folder(folder)
     except BaseException:
         for target in targets:
             _remove_quietly(target)
@@ -340,8 +340,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _fsync_folder(path: str) -> None:
-    """Make the rename durable: without this a crash can lose a notice already reported scheduled."""
+def fsync_folder(path: str) -> None:
+    """Make the renames into PATH durable: without this a crash can lose a notice already reported
+    scheduled (or bring back a configuration file replaced by notice dialplan install)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -544,7 +545,7 @@ def same_folder(path: str, folder: str) -> bool:
 def sync_folder(folder: str) -> None:
     """Make removals from FOLDER durable, so a cancelled notice does not come back after a crash."""
     try:
-        _fsync_folder(folder)
+        fsync_folder(folder)
     except OSError as problem:
         raise SpoolError(explain(problem, folder, "write")) from None
 
