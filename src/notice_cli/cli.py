@@ -136,11 +136,13 @@ def notice():
       notice import notices.csv
       notice gc
       notice discard-recording rec_1732790000.42-1732790012
+      notice dialplan install --freepbx
 
-    Every command takes the settings of notice-spool (options, NOTICE_* environment
-    variables, /etc/asterisk/notice.conf). Exit codes: 0 done, 2 bad command line,
-    3 invalid input, 4 the spool could not be read or written, 5 a notice named is not
-    there, 6 a notice is being called and was not cancelled, 1 internal error.
+    The commands on notices take the settings of notice-spool (options, NOTICE_*
+    environment variables, /etc/asterisk/notice.conf). Exit codes: 0 done, 2 bad command
+    line, 3 invalid input, 4 the spool (or Asterisk's configuration) could not be read or
+    written, 5 a notice named is not there, 6 a notice is being called and was not
+    cancelled, 1 internal error.
     """
 
 
@@ -428,3 +430,104 @@ def discard_recording_command(ctx, name, config, **options):
         return EXIT_OK
 
     ctx.exit(guarded("notice discard-recording", run))
+
+
+# --- notice dialplan -------------------------------------------------------------------------
+
+def layout_options(command):
+    """Where the dialplan goes: --freepbx (with --etc) or --asterisk DIR; and --dry-run."""
+    command = click.option("--dry-run", is_flag=True, help="Print the changes as a unified diff; write nothing.")(command)
+    command = click.option("--etc", metavar="DIR",
+                           help="With --freepbx: the folder FreePBX writes its configuration to. [/etc/asterisk]")(command)
+    command = click.option("--asterisk", "asterisk_dir", metavar="DIR",
+                           help="Plain Asterisk: its configuration folder, with extensions.conf (/etc/asterisk).")(command)
+    return click.option("--freepbx", is_flag=True,
+                        help="FreePBX: its *_custom.conf files (FreePBX's own files are never touched).")(command)
+
+
+def chosen_layout(freepbx, asterisk_dir, etc):
+    """The layout and the folder the options name; a usage error unless exactly one is named."""
+    from .dialplan_install import LAYOUTS
+
+    if freepbx == (asterisk_dir is not None):
+        raise click.UsageError("give either --freepbx or --asterisk DIR")
+    if etc is not None and not freepbx:
+        raise click.UsageError("--etc goes with --freepbx; give the plain Asterisk folder as --asterisk DIR")
+    layout = LAYOUTS["freepbx" if freepbx else "asterisk"]
+    return layout, (etc or layout.folder) if freepbx else asterisk_dir
+
+
+def run_dialplan(layout, folder, removing, dry_run) -> int:
+    """Install (or with REMOVING uninstall) and print one line per file and the next step, or
+    with DRY_RUN the diff."""
+    def run():
+        from .dialplan_files import install_dialplan
+        from .dialplan_install import diff, report
+
+        changes = install_dialplan(layout, folder, removing, dry_run)
+        if dry_run:
+            sys.stdout.write(diff(changes, folder))
+            print("dry run: nothing written")
+        else:
+            print("\n".join(report(changes, layout)))
+        return EXIT_OK
+
+    return guarded("notice dialplan", run)
+
+
+@notice.group("dialplan", context_settings=CONTEXT)
+def dialplan_group():
+    """Install, upgrade or remove the notice dialplan (the operators' *5, *55 and *56) in
+    FreePBX or plain Asterisk.
+
+    \b
+      notice dialplan install --freepbx
+      notice dialplan install --asterisk /etc/asterisk --dry-run
+      notice dialplan uninstall --freepbx
+
+    Exit codes: 0 done, 2 bad command line, 3 not a FreePBX or Asterisk folder, or
+    broken notice-cli markers, 4 a file could not be read or written.
+    """
+
+
+@dialplan_group.command("install")
+@layout_options
+@click.pass_context
+def dialplan_install_command(ctx, freepbx, asterisk_dir, etc, dry_run):
+    """Install or upgrade the notice dialplan; a second run changes nothing. It
+    prints one line per file, and what to run to apply the change.
+
+    FreePBX (--freepbx): a block between "; BEGIN notice-cli" and "; END notice-cli"
+    lines at the end of extensions_custom.conf, globals_custom.conf and
+    features_applicationmap_custom.conf, replaced where it stands on upgrade. Put
+    your own changes after the END line: a global set there overrides ours. The
+    predial hooks are those of this FreePBX's version; a hook you wrote yourself is
+    left as it is, and the line to add to it is printed.
+
+    Plain Asterisk (--asterisk DIR): extensions_notice.conf, globals_notice.conf and
+    features_notice.conf written whole, and blocks that #include them in
+    extensions.conf ([globals] and the end) and features.conf ([applicationmap]).
+    Your operators' context still needs 'include => notice-codes' (README).
+
+    \b
+      notice dialplan install --freepbx
+      notice dialplan install --freepbx --dry-run
+      notice dialplan install --asterisk /etc/asterisk
+    """
+    layout, folder = chosen_layout(freepbx, asterisk_dir, etc)
+    ctx.exit(run_dialplan(layout, folder, False, dry_run))
+
+
+@dialplan_group.command("uninstall")
+@layout_options
+@click.pass_context
+def dialplan_uninstall_command(ctx, freepbx, asterisk_dir, etc, dry_run):
+    """Remove what install wrote: the notice-cli blocks (every other line of the
+    files stays as it is) and, for plain Asterisk, the *_notice.conf files.
+
+    \b
+      notice dialplan uninstall --freepbx
+      notice dialplan uninstall --asterisk /etc/asterisk --dry-run
+    """
+    layout, folder = chosen_layout(freepbx, asterisk_dir, etc)
+    ctx.exit(run_dialplan(layout, folder, True, dry_run))
