@@ -55,17 +55,19 @@ def build_chroot(suite: str) -> Path:
 
 
 def find_notice_spool() -> str:
-    """The installed notice-spool: $NOTICE_SPOOL, else beside this Python (the venv's bin)."""
-    named = os.environ.get("NOTICE_SPOOL")
-    if named:
-        return named
-    beside = Path(sys.executable).parent / "notice-spool"
+    """The installed notice-spool: $NOTICE_SPOOL, else as find_command finds it."""
+    return os.environ.get("NOTICE_SPOOL") or find_command("notice-spool")
+
+
+def find_command(name: str) -> str:
+    """The installed console script NAME: beside this Python (the venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
-    found = shutil.which("notice-spool")
+    found = shutil.which(name)
     if found:
         return found
-    raise FileNotFoundError(f"notice-spool is not installed beside {sys.executable}; run make venv")
+    raise FileNotFoundError(f"{name} is not installed beside {sys.executable}; run make venv")
 
 
 @dataclass(frozen=True)
