@@ -73,7 +73,7 @@ HOOKS = "freepbx_hooks_{hooks}.conf"
 FREEPBX = Layout(
     "FreePBX",
     (Part("extensions_custom.conf", ("extensions_notice.conf", "freepbx_notice.conf", HOOKS), shared=(HOOKS,)),
-     Part("globals_custom.conf", ("globals_notice.conf",)),
+     Part("globals_custom.conf", ("globals_notice.conf", "freepbx_globals.conf")),
      Part("features_applicationmap_custom.conf", ("features_notice.conf",))),
     landmark="extensions_additional.conf",
     not_one="not FreePBX's configuration folder (FreePBX writes extensions_additional.conf on every "

@@ -31,6 +31,7 @@ WAY1_CLIENT = "79991234567"  # calls operator 101, who presses the in-call code 
 WAY2_CLIENT = "79990000002"  # called by operator 102, who then dials the after-call code and picks prepared 2
 WAY3_CLIENT = "79990000003"  # keyed by operator 103 after the any-time code; prepared 1 after unknown 7
 UNSAVED_CLIENT = "79990000004"  # keyed by operator 104 after the any-time code, whose spool write fails
+ABANDONED_CLIENT = "79990000005"  # keyed by operator 105, who records a message, then hangs up
 SPOKEN_SECONDS = 2.0  # what operator 101 says into the recording
 PREPARED_SECONDS = {1: 1.0, 2: 3.0}
 
@@ -72,6 +73,10 @@ exten => _*X.,1,Set(CALLERID(num)=103)
 ; Operator 104's notice-spool cannot write the spool (exit 4): a channel variable shadows the
 ; global with a command whose spool is missing; --dry-run (the check of the time) does not
 ; touch the spool, so only saving fails.
+[test-operator-105]
+exten => _*X.,1,Set(CALLERID(num)=105)
+ same => n,Goto(notice-codes,${{EXTEN}},1)
+
 [test-operator-104]
 exten => _*X.,1,Set(CALLERID(num)=104)
  same => n,Set(NOTICE_SPOOL={run}/bin/notice-spool-nowhere)
@@ -184,6 +189,19 @@ def unsaved_operator(chroot, due: datetime) -> str:
     ])
 
 
+def abandoning_operator(chroot, run: Path) -> str:
+    """Operator 105 at any time: the number, records a message, then hangs up at the time
+    prompt: the recording belongs to no notice, and the hangup handler removes it."""
+    number = ABANDONED_CLIENT + "#"
+    return handset("way5", [
+        (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_NUMBER"]) + 1.0, keys(number)),
+        (said_digits(chroot, ABANDONED_CLIENT) + 1.0, keys("0#")),
+        (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_RECORD"]) + 1.5, f"Playback({run}/spoken)"),
+        (0.3, keys("#")),
+        (1.0, "Hangup()"),
+    ])
+
+
 # --- the test ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -205,6 +223,7 @@ def asterisk(chroot, due):
         way2_operator(chroot, due),
         way3_operator(chroot, due, due + timedelta(minutes=1)),
         unsaved_operator(chroot, due),
+        abandoning_operator(chroot, sandbox.run.path),
     ])
     try:
         prepare(sandbox, handsets)
@@ -229,6 +248,12 @@ def spooled_notices(sandbox) -> dict:
         number = fields["Channel"].split("/")[1].split("@")[0]
         found[number] = (fields["Data"], path.stat().st_mtime)
     return found
+
+
+def abandoned_lines(sandbox) -> str:
+    """What the full log says operator 105's channel did."""
+    return "\n".join(line for line in sandbox.full_log.read_text(errors="replace").splitlines()
+                     if "Local/way5" in line)
 
 
 def not_saved_lines(sandbox) -> str:
@@ -264,6 +289,7 @@ def test_three_ways_schedule_the_notices_and_the_clients_hear_them(asterisk, due
     sandbox.rx(f"channel originate Local/way2@test-handset/n extension {AFTER_CALL}@test-operator-102")
     sandbox.rx(f"channel originate Local/way3@test-handset/n extension {ANY_TIME}@test-operator-103")
     sandbox.rx(f"channel originate Local/way4@test-handset/n extension {ANY_TIME}@test-operator-104")
+    sandbox.rx(f"channel originate Local/way5@test-handset/n extension {ANY_TIME}@test-operator-105")
 
     # All three operators are done well before the notices are due.
     deadline = due.timestamp() - 5
@@ -286,6 +312,10 @@ def test_three_ways_schedule_the_notices_and_the_clients_hear_them(asterisk, due
     assert "notice-spool-nowhere 79990000004 1 '" in told
     assert PROMPTS["NOTICE_PROMPT_NOT_SAVED"] in told and "NOTICE_STATUS=SAVED" not in told
     assert UNSAVED_CLIENT not in spooled_notices(sandbox)
+    # Operator 105 recorded, then hung up: that recording is gone, way 1's saved one stays.
+    assert ABANDONED_CLIENT not in spooled_notices(sandbox)
+    assert "discard-recording rec_" in abandoned_lines(sandbox)
+    assert sorted(sandbox.recordings_dir.glob("rec_*")) == [Path(recording + ".wav")]
 
     # Then they fire, and each client hears its message, whole.
     assert client.wait(timeout=due.timestamp() - time.time() + 90) == 0

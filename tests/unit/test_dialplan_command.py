@@ -91,7 +91,8 @@ def test_freepbx_install_appends_the_blocks_and_leaves_freepbxs_files_alone(free
     if "predial-hook]" not in original:
         assert custom == (original + BEGIN + "\n" + shipped("extensions_notice.conf") + "\n"
                           + shipped("freepbx_notice.conf") + "\n" + hooks + END + "\n")
-    assert (freepbx / "globals_custom.conf").read_text().endswith(shipped("globals_notice.conf") + END + "\n")
+    assert (freepbx / "globals_custom.conf").read_text().endswith(
+        shipped("globals_notice.conf") + "\n" + shipped("freepbx_globals.conf") + END + "\n")
     assert (freepbx / "features_applicationmap_custom.conf").read_text().endswith(
         shipped("features_notice.conf") + END + "\n")
     assert sorted(after) == sorted(before)  # no staging file left behind, no file of ours
@@ -146,7 +147,8 @@ def test_freepbx_upgrade_replaces_the_block_and_keeps_the_admins_override_after_
     globals_custom.write_text(f"{BEGIN}\nNOTICE_SPOOL=/old/notice-spool\n{END}\nNOTICE_ATTEMPTS=5\n")
     result = run("install", "--freepbx", "--etc", str(freepbx))
     assert "globals_custom.conf: notice block replaced" in result.stdout.splitlines()
-    assert globals_custom.read_text() == f"{BEGIN}\n{shipped('globals_notice.conf')}{END}\nNOTICE_ATTEMPTS=5\n"
+    assert globals_custom.read_text() == (f"{BEGIN}\n{shipped('globals_notice.conf')}\n{shipped('freepbx_globals.conf')}"
+                                          f"{END}\nNOTICE_ATTEMPTS=5\n")
 
 
 def test_freepbx_uninstall_gives_every_file_back(freepbx):

@@ -20,6 +20,7 @@ DIALPLAN = {
     "freepbx_hooks_macro.conf": ("; the hooks\n\n; trunk\n[macro-dialout-trunk-predial-hook]\n"
                                  "exten => s,1,Gosub(notice-freepbx-dials,s,1)\n same => n,MacroExit()\n"),
     "globals_notice.conf": "NOTICE_SPOOL=/usr/local/bin/notice-spool\nNOTICE_ATTEMPTS=3\n",
+    "freepbx_globals.conf": "DYNAMIC_FEATURES=${DYNAMIC_FEATURES}#notice\n",
     "features_notice.conf": "notice => *5,self,Gosub(notice-during-call,s,1),default\n",
 }
 EXTENSIONS_BLOCK = (f"{BEGIN}\n; the contexts\n[notice-codes]\nexten => *55,1,Gosub(notice-after-call,s,1)\n\n"
@@ -165,7 +166,7 @@ def test_the_admins_own_glue_contexts_and_settings_are_no_copy():
     assert freepbx_extensions(admin) == admin + EXTENSIONS_BLOCK
     settings_after = GLOBALS_BLOCK + "NOTICE_ATTEMPTS=5\n"
     globals_custom = installed(settings_after, parts_of(FREEPBX, "globals_custom.conf"), DIALPLAN, "g")
-    assert globals_custom.endswith("NOTICE_ATTEMPTS=3\n; END notice-cli\nNOTICE_ATTEMPTS=5\n")
+    assert globals_custom.endswith("#notice\n; END notice-cli\nNOTICE_ATTEMPTS=5\n")
 
 
 def test_a_second_feature_line_outside_the_block_is_refused():

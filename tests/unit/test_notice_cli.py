@@ -681,7 +681,7 @@ def test_gc_refuses_a_bad_retention_naming_its_source(spool, monkeypatch):
     result = run("gc")
     assert (result.exit_code, result.stdout) == (3, "")
     assert result.stderr == ("notice gc: error: recording_retention '30d' from environment variable "
-                             "NOTICE_RECORDING_RETENTION must be a whole number from 0 to 36500\n")
+                             "NOTICE_RECORDING_RETENTION must be a whole number from 1 to 36500\n")
 
 
 def test_gc_of_a_missing_spool_exits_4(spool):
