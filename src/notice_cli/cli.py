@@ -457,14 +457,18 @@ def chosen_layout(freepbx, asterisk_dir, etc):
     return layout, (etc or layout.folder) if freepbx else asterisk_dir
 
 
-def run_dialplan(layout, folder, removing, dry_run) -> int:
+CODES = ("in_call_code", "after_call_code", "any_time_code")
+
+
+def run_dialplan(layout, folder, removing, dry_run, options=None, config=None) -> int:
     """Install (or with REMOVING uninstall) and print one line per file and the next step, or
-    with DRY_RUN the diff."""
+    with DRY_RUN the diff. OPTIONS and CONFIG give the operators' codes."""
     def run():
         from .dialplan_files import install_dialplan
         from .dialplan_install import diff, report
 
-        changes = install_dialplan(layout, folder, removing, dry_run)
+        codes = {} if removing else {name: getattr(load(options or {}, config), name) for name in CODES}
+        changes = install_dialplan(layout, folder, removing, dry_run, codes)
         if dry_run:
             sys.stdout.write(diff(changes, folder))
             print("dry run: nothing written")
@@ -477,7 +481,7 @@ def run_dialplan(layout, folder, removing, dry_run) -> int:
 
 @notice.group("dialplan", context_settings=CONTEXT)
 def dialplan_group():
-    """Install, upgrade or remove the notice dialplan (the operators' *5, *55 and *56) in
+    """Install, upgrade or remove the notice dialplan (the operators' *7, *61 and *62) in
     FreePBX or plain Asterisk.
 
     \b
@@ -492,8 +496,10 @@ def dialplan_group():
 
 @dialplan_group.command("install")
 @layout_options
+@setting_options(*CODES)
+@config_option
 @click.pass_context
-def dialplan_install_command(ctx, freepbx, asterisk_dir, etc, dry_run):
+def dialplan_install_command(ctx, freepbx, asterisk_dir, etc, dry_run, config, **codes):
     """Install or upgrade the notice dialplan; a second run changes nothing. It
     prints one line per file, and what to run to apply the change.
 
@@ -509,13 +515,17 @@ def dialplan_install_command(ctx, freepbx, asterisk_dir, etc, dry_run):
     extensions.conf ([globals] and the end) and features.conf ([applicationmap]).
     Your operators' context still needs 'include => notice-codes' (README).
 
+    The operators' codes are *7 in a call, *61 after a call and *62 at any time,
+    none a FreePBX default; change them here (or in notice.conf: in_call_code,
+    after_call_code, any_time_code), and install again to change them later.
+
     \b
       notice dialplan install --freepbx
       notice dialplan install --freepbx --dry-run
-      notice dialplan install --asterisk /etc/asterisk
+      notice dialplan install --asterisk /etc/asterisk --after-call-code '*71'
     """
     layout, folder = chosen_layout(freepbx, asterisk_dir, etc)
-    ctx.exit(run_dialplan(layout, folder, False, dry_run))
+    ctx.exit(run_dialplan(layout, folder, False, dry_run, codes, config))
 
 
 @dialplan_group.command("uninstall")

@@ -16,20 +16,22 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 
-from .dialplan_install import Change, Layout, planned
+from .dialplan_install import Change, Layout, planned, with_codes
 from .errors import ConfigFolderError, InvalidInput, NoticeError
 from .spool import fsync_folder
 
 
-def install_dialplan(layout: Layout, folder: str, removing: bool = False, dry_run: bool = False) -> list[Change]:
-    """Install the dialplan into FOLDER as LAYOUT says (or with REMOVING, uninstall it); with
-    DRY_RUN write nothing. Returns each target's change."""
+def install_dialplan(layout: Layout, folder: str, removing: bool = False, dry_run: bool = False,
+                     codes: Mapping[str, str | None] | None = None) -> list[Change]:
+    """Install the dialplan into FOLDER as LAYOUT says, with the operators' CODES (or with
+    REMOVING, uninstall it); with DRY_RUN write nothing. Returns each target's change."""
     check_folder(folder, layout)
     texts = read_texts(folder, [*layout.targets, *layout.reads])
-    changes = planned(layout, texts, {} if removing else shipped_dialplan(), folder, removing)
+    dialplan = {} if removing else with_codes(shipped_dialplan(), codes or {})
+    changes = planned(layout, texts, dialplan, folder, removing)
     if not dry_run:
         write_changes(changes, folder, os.path.join(folder, layout.landmark))
     return changes

@@ -443,6 +443,29 @@ def hooks_flavour(extensions_conf: str | None, name: str) -> str:
     return flavour
 
 
+# Where the shipped files say the operators' codes: one place each, so one setting changes each.
+CODE_LINES = {
+    "after_call_code": ("globals_notice.conf", re.compile(r"^(NOTICE_CODE_AFTER_CALL=)(.*)$", re.M)),
+    "any_time_code": ("globals_notice.conf", re.compile(r"^(NOTICE_CODE_ANY_TIME=)(.*)$", re.M)),
+    "in_call_code": ("features_notice.conf", re.compile(r"^(notice => )([^,]*)", re.M)),
+}
+
+
+def with_codes(dialplan: Mapping[str, str], codes: Mapping[str, str | None]) -> dict[str, str]:
+    """The dialplan files with the operators' CODES (after_call_code, any_time_code,
+    in_call_code; None: as shipped) written where the files say them."""
+    changed = dict(dialplan)
+    for name, code in codes.items():
+        if code is not None:
+            source, line = CODE_LINES[name]
+            changed[source] = line.sub(lambda found: found.group(1) + code, changed[source], count=1)
+    shown = {name: line.search(changed[source]).group(2) for name, (source, line) in CODE_LINES.items()}
+    if shown["after_call_code"] == shown["any_time_code"]:
+        raise InvalidInput(f"after_call_code and any_time_code are both {shown['any_time_code']}: "
+                           "the two ways need codes of their own")
+    return changed
+
+
 def parts_of(layout: Layout, target: str, choices: Mapping[str, str] | None = None) -> list[Part]:
     """LAYOUT's parts for TARGET, with what CHOICES says ({hooks}) in their sources' names."""
     def chosen(names):

@@ -39,6 +39,10 @@ DEFAULTS = {
     "file_mode": 0o644,
     "syslog_facility": "user",
     "syslog_tag": "notice-spool",
+    # The operators' codes, for `notice dialplan install`; None: as the shipped files have them.
+    "in_call_code": None,
+    "after_call_code": None,
+    "any_time_code": None,
 }
 
 
@@ -122,6 +126,16 @@ def _unquoted(text: str) -> str:
     return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text
 
 
+def _code(keys: str) -> Callable[[str], str]:
+    """A code an operator keys: 1 to 10 of KEYS (the dialplan and features.conf take it as it is)."""
+    def convert(text: str) -> str:
+        if not re.fullmatch(f"[{re.escape(keys)}]{{1,10}}", text):
+            raise ValueError(f"must be 1 to 10 of the keys {keys}, e.g. *61")
+        return text
+
+    return convert
+
+
 def _tz(text: str) -> tzinfo | None:
     from .when import zone_named
 
@@ -198,6 +212,12 @@ SETTINGS = (
             "Syslog facility for the log of scheduled notices, or 'none'. [user]"),
     Setting("syslog_tag", "NOTICE_SYSLOG_TAG", _tag, "TAG",
             "Syslog tag. [notice-spool]"),
+    Setting("in_call_code", "NOTICE_IN_CALL_CODE", _code("0123456789*#ABCD"), "CODE",
+            "What the operator presses in a call to send a notice (way 1). [*7]"),
+    Setting("after_call_code", "NOTICE_AFTER_CALL_CODE", _code("0123456789*#"), "CODE",
+            "What the operator dials to send a notice to their last client (way 2). [*61]"),
+    Setting("any_time_code", "NOTICE_ANY_TIME_CODE", _code("0123456789*#"), "CODE",
+            "What the operator dials to send a notice to a number they key (way 3). [*62]"),
 )
 
 

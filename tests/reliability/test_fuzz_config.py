@@ -76,6 +76,9 @@ VALID = {
     "file_mode": ("0644", "0600", "644", "0o640", "0660", "0664"),
     "syslog_facility": ("none", "user", "daemon", "local0", "local7", "USER", "None"),
     "syslog_tag": ("notice-spool", "notice.test", "a", "x" * 32),
+    "in_call_code": ("*7", "#9", "A", "*" * 10),
+    "after_call_code": ("*61", "1", "#" * 10),
+    "any_time_code": ("*62", "99", "*#"),
 }
 NAMES = tuple(VALID)
 # Their defaults (/var/spool/asterisk...) are not there on a test machine: mostly given.
@@ -214,7 +217,7 @@ def run(root: Path, data: bytes, given: dict, recording: str, config_as_option: 
         environ["NOTICE_CONFIG"] = str(config)
     caught = Syslog()
     out, err = io.StringIO(), io.StringIO()
-    loaded = []  # settings no call file shows (recording_retention): checked as notice-spool loads them
+    loaded = []  # settings no call file shows (retention, codes): checked as notice-spool loads them
 
     def load(*args, **kwargs):
         loaded.append(LOAD(*args, **kwargs))
@@ -241,6 +244,8 @@ def check_scheduled(root: Path, out: str, won: dict, recording: str, caught: Sys
     settings that do not reach it."""
     value = {name: text for name, (text, _) in won.items()}
     assert [each.recording_retention for each in loaded] == [int(value.get("recording_retention", "30"))]
+    assert [(each.in_call_code, each.after_call_code, each.any_time_code) for each in loaded] == \
+        [(value.get("in_call_code"), value.get("after_call_code"), value.get("any_time_code"))]
     files = spooled(root)
     reported = REPORT.fullmatch(out)
     assert len(files) == 1 and reported and os.path.samefile(reported.group(1), files[0]), out

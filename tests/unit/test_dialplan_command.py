@@ -373,3 +373,22 @@ def test_each_command_has_help_with_an_example(command, example):
     assert f"Usage: notice dialplan {command} [OPTIONS]" in result.stdout and f"  {example}" in result.stdout
     assert "--dry-run" in result.stdout and "--etc DIR" in result.stdout
     assert "dialplan" in CliRunner().invoke(cli.notice, ["--help"]).stdout
+
+
+def test_the_operators_codes_are_set_in_one_place(freepbx, tmp_path):
+    """The three codes, from the options or notice.conf, go where the files say them; the two
+    dialled codes must differ; install again without them and the shipped ones come back."""
+    config = tmp_path / "notice.conf"
+    config.write_text("[notice]\nafter_call_code = *71\n")
+    result = run("install", "--freepbx", "--etc", str(freepbx), "--config", str(config),
+                 "--any-time-code", "*72", "--in-call-code", "*9")
+    assert result.exit_code == 0, result.stderr
+    globals_custom = (freepbx / "globals_custom.conf").read_text()
+    assert "\nNOTICE_CODE_AFTER_CALL=*71\n" in globals_custom and "\nNOTICE_CODE_ANY_TIME=*72\n" in globals_custom
+    assert "\nnotice => *9,self," in (freepbx / "features_applicationmap_custom.conf").read_text()
+    same = run("install", "--freepbx", "--etc", str(freepbx), "--after-call-code", "*62")
+    assert (same.exit_code, same.stderr) == (3, "notice dialplan: error: after_call_code and any_time_code are both "
+                                                "*62: the two ways need codes of their own\n")
+    run("install", "--freepbx", "--etc", str(freepbx))
+    assert "\nNOTICE_CODE_AFTER_CALL=*61\n" in (freepbx / "globals_custom.conf").read_text()
+    assert "\nnotice => *7,self," in (freepbx / "features_applicationmap_custom.conf").read_text()

@@ -17,6 +17,8 @@ def test_defaults_are_the_articles_values():
     assert (settings.max_retries, settings.retry_time, settings.wait_time) == (2, 20, 20)
     assert settings.caller_id is None and settings.owner is None and settings.file_mode == 0o644
     assert settings.recording_retention == 30
+    # The operators' codes: as the shipped dialplan files have them, unless given.
+    assert (settings.in_call_code, settings.after_call_code, settings.any_time_code) == (None, None, None)
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
@@ -27,7 +29,8 @@ def test_option_beats_environment_beats_file(setting):
               "max_retries": ("1", "2", "3"), "retry_time": ("1", "2", "3"), "wait_time": ("1", "2", "3"),
               "tz": ("UTC", "Europe/Moscow", "Asia/Tokyo"), "owner": ("a", "b", "c"),
               "file_mode": ("0600", "0640", "0644"), "syslog_facility": ("local0", "local1", "daemon"),
-              "syslog_tag": ("a", "b", "c")}[setting.name]
+              "syslog_tag": ("a", "b", "c"), "in_call_code": ("*7", "*9", "#5"),
+              "after_call_code": ("*61", "*71", "9"), "any_time_code": ("*62", "*72", "#")}[setting.name]
     option, env, file = values
     pick = lambda **kw: getattr(resolve(kw.get("options", {}), kw.get("env", {}), kw.get("file", {}), CONF),
                                 setting.name)
@@ -65,6 +68,10 @@ def test_empty_caller_id_option_clears_the_configured_one():
                                         "from 1 to 36500"),
     ("recording_retention", "30d", "env", "from environment variable NOTICE_RECORDING_RETENTION must be a whole"),
     ("recording_retention", "-1", "option", "from option --recording-retention must be a whole number"),
+    ("after_call_code", "_*6X", "file", "after_call_code '_*6X' from config file"),  # a pattern, not a code
+    ("any_time_code", "*6,1", "env", "from environment variable NOTICE_ANY_TIME_CODE must be 1 to 10 of the keys"),
+    ("in_call_code", "*7)", "option", "from option --in-call-code must be 1 to 10 of the keys 0123456789*#ABCD"),
+    ("in_call_code", "*" * 11, "option", "must be 1 to 10 of the keys"),
     ("channel", "Local/123@from-internal", "file", "must contain {number}"),
     ("channel", "{number}", "option", "must be Tech/resource"),
     ("channel", "Local/{number}@x;y", "env", "contains a ';'"),
