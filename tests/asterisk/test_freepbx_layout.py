@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import MODULES, AsteriskSandbox
+from harness import MODULES, AsteriskSandbox, write_tone
 from notice_dialplan import EXTRA_MODULES, IN_CALL_CODE, PROMPTS, SETTINGS, executed
 
 AFTER_CALL = SETTINGS["NOTICE_CODE_AFTER_CALL"]
@@ -146,6 +146,10 @@ EMPTY_CUSTOM = ("extensions_override_freepbx.conf", "extensions_custom.conf", "g
 # What FreePBX's own layout makes Asterisk say: our hook registers first, core's stub after.
 HOOK_WARNING = re.compile(r"Unable to register extension 's' priority 1 in "
                           r"'macro-dialout-(one|trunk)-predial-hook', already in use")
+# With it, where core's stub stands (a line of core's extensions.conf, never of our files); and
+# what Asterisk 16 says of FreePBX 16's Macro(), which runs the hooks: FreePBX's, not ours.
+FREEPBX_WARNINGS = re.compile(HOOK_WARNING.pattern + r"|pbx_config\.c: Unable to register extension at line "
+                              r"\d+ of extensions\.conf$|app_macro\.c: |loader\.c: Module 'app_macro' ")
 
 
 def shape_of(chroot: Path) -> str:
@@ -162,8 +166,13 @@ def lay_out(sandbox: AsteriskSandbox, version: str) -> None:
     (etc / "features_applicationmap_additional.conf").write_text(APPRECORD)
     for name in EMPTY_CUSTOM:
         (etc / name).write_text("")
+    # An admin's extensions_custom.conf has at least the context FreePBX includes from it.
+    (etc / "extensions_custom.conf").write_text("[from-internal-custom]\n")
     modules = MODULES + EXTRA_MODULES + ("load = app_macro.so\n" if version == "16" else "")
     (etc / "modules.conf").write_text(modules)
+    (sandbox.run.path / "moh").mkdir()
+    write_tone(sandbox.run.path / "moh" / "hold.wav", 5.0, hertz=300)
+    (etc / "musiconhold.conf").write_text(f"[default]\nmode = files\ndirectory = {sandbox.run.path}/moh\n")
 
 
 def install(etc: Path) -> str:
@@ -191,7 +200,7 @@ def asterisk(chroot):
 
 def problems(sandbox, since: int = 0) -> list:
     """The log's warnings and errors but those FreePBX's own hook layout makes."""
-    return [line for line in sandbox.log_problems(since) if not HOOK_WARNING.search(line)]
+    return [line for line in sandbox.log_problems(since) if not FREEPBX_WARNINGS.search(line)]
 
 
 def global_features(sandbox) -> str:
@@ -220,13 +229,16 @@ def test_installed_blocks_load_beside_freepbx(asterisk, chroot):
     assert "extensions_custom.conf: notice block added" in sandbox.installed
     hooks = (etc / "extensions_custom.conf").read_text()
     ending = SHAPES[shape_of(chroot)]["stub"].replace("return()", "Return()")
-    assert hooks.count(f" same => n,{ending}") == 2
+    for hook, runs in (("one", "notice-freepbx-rings"), ("trunk", "notice-freepbx-dials")):
+        assert f"[macro-dialout-{hook}-predial-hook]\nexten => s,1,Gosub({runs},s,1)\n same => n,{ending}\n" in hooks
     assert problems(sandbox) == []
     assert len([line for line in sandbox.log_problems() if HOOK_WARNING.search(line)]) == 2
+    assert not re.search(r"extensions_custom\.conf|notice", "\n".join(sandbox.log_problems()))
 
     # FreePBX's *1 recording and the notice code, and DYNAMIC_FEATURES holding both, over reloads.
     features = sandbox.rx("features show")
-    assert re.search(r"apprecord\s+\*1", features) and re.search(rf"notice\s+{re.escape(IN_CALL_CODE)}", features)
+    assert re.search(r"apprecord\s+no def\s+\*1", features)
+    assert re.search(rf"notice\s+no def\s+{re.escape(IN_CALL_CODE)}", features)
     assert global_features(sandbox) == "apprecord#notice"
     for _ in range(2):
         since = sandbox.log_size()
