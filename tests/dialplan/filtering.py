@@ -84,17 +84,22 @@ def _without_comment(line: str) -> str:
 
 def references(text: str) -> list[str]:
     """The top-level ${...} of TEXT, each without its ${ }."""
+    return _spans(text, "{", "}")
+
+
+def _spans(text: str, opening: str, closing: str) -> list[str]:
+    """The top-level $<OPENING>...<CLOSING> of TEXT (${...} or $[...]), without them."""
     found, depth, start, i = [], 0, 0, 0
     while i < len(text):
-        if text.startswith("${", i):
+        if text.startswith("$" + opening, i):
             if depth == 0:
                 start = i + 2
             depth += 1
             i += 2
             continue
-        if text[i] == "{" and depth:
+        if text[i] == opening and depth:
             depth += 1
-        elif text[i] == "}" and depth:
+        elif text[i] == closing and depth:
             depth -= 1
             if depth == 0:
                 found.append(text[start:i])
@@ -274,22 +279,7 @@ def _places(priority: Priority):
 
 def _expressions(text: str) -> list[str]:
     """The top-level $[...] of TEXT."""
-    found, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        if text.startswith("$[", i):
-            if depth == 0:
-                start = i + 2
-            depth += 1
-            i += 2
-            continue
-        if text[i] == "[" and depth:
-            depth += 1
-        elif text[i] == "]" and depth:
-            depth -= 1
-            if depth == 0:
-                found.append(text[start:i])
-        i += 1
-    return found
+    return _spans(text, "[", "]")
 
 
 def _literal(text: str) -> str:
