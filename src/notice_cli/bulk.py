@@ -28,6 +28,7 @@ from .callfile import render
 from .errors import InvalidInput, InvalidRows, shown
 from .notice import (Notice, call_file_for, check_notice_id, check_number, check_recording_name,
                      content_id, notice_id_of)
+from .recording_files import mark_used
 from .schedule import recording_path
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, log_lines, names_in, spool_call_files
@@ -179,6 +180,7 @@ def import_notices(lines: Iterable[str], source: str, settings: Settings, now: f
     if checked.problems and not skip_invalid:
         raise InvalidRows(f"{_count(len(checked.problems), 'invalid row')} in {source}; nothing was imported "
                           "(correct them, or use --skip-invalid to import the valid rows)", checked.problems)
+    mark_used(notice.recording for notice in checked.notices)  # before a gc meanwhile removes one
     if planned:
         planned(checked)
     spooled, meanwhile = _spool(checked.notices, source, settings, progress)

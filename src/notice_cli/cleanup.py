@@ -6,47 +6,60 @@ Each reads in the order that makes a race harmless: the recordings folder first,
 the call files in tmp/ and outgoing/ play (tmp/ first: a staging file renamed meanwhile is
 then found in outgoing/), then, for gc, the archive. Just before each removal it reads the
 call files that came since and checks the recording's files again: one that a notice started
-to play, or that was written meanwhile, stays. What no look can see is a notice-spool that
-found the recording an instant before its removal and has not yet created its staging file;
-the dialplan discards only the recordings of flows that saved nothing, and gc only those
-unused for days, so nothing is spooling them.
+to play, or that was written meanwhile, stays; while a staging file of ours has no Data line
+yet, or a call file cannot be read, nothing is removed. notice import touches each dialplan
+recording it is about to spool (its mtime), so gc's last look finds it changed. What no look
+can see is a notice-spool that found the recording an instant before its removal and has not
+yet created its staging file; the dialplan discards only the recordings of flows that saved
+nothing, and gc only those unused for days, so nothing is spooling them.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 
 from .errors import InvalidInput, SpoolError
 from .notice import check_dialplan_recording, is_dialplan_recording, notice_id_of
 from .record import recording_of
 from .recording_files import dialplan_recordings, recording_in, remove_recording
-from .recordings import (CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED, Candidate,
-                         Collected, Fate, decide, names_played, newest_uses, recording_namer)
+from .recordings import (CALLING, CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED,
+                         UNSURE, Candidate, Collected, Fate, decide, names_played, newest_uses, recording_namer)
 from .settings import Settings
-from .spool import ARCHIVE, OUTGOING, STAGING, call_file_texts, names_in, same_folder
+from .spool import ARCHIVE, OUTGOING, STAGING, being_written, call_file_texts, names_in, played_texts, same_folder
 
 
 class Playing:
     """Which recordings the call files play that Asterisk will read: any in outgoing/ (Asterisk
-    reads them all), and ours in tmp/, being written. look() reads only the files it has not
-    read yet, so that looking again before each removal costs a listing."""
+    reads them all, links too), and ours in tmp/, being written. look() reads only the files it
+    has not read yet, so that looking again before each removal costs a listing.
 
-    def __init__(self, spool_dir: str):
+    A call file that may play any recording makes UNSURE name it: ours in tmp/ with no Data
+    line yet while its writer may still be writing it (spool.being_written), or one that cannot
+    be read (another user's, permission denied). While it stands, nothing is removed: what it plays is not known."""
+
+    def __init__(self, spool_dir: str, now: float | None = None):
         # tmp/ before outgoing/: a staging file renamed between the two is found in outgoing/
         self.folders = ((os.path.join(spool_dir, STAGING), True), (os.path.join(spool_dir, OUTGOING), False))
         self.read: set[tuple[str, str]] = set()
         self.users: dict[str, str] = {}  # recording name -> who plays it (the first by name)
+        self.unsure: str | None = None
+        self.now = time.time() if now is None else now
 
     def look(self) -> dict[str, str]:
         for folder, ours_only in self.folders:
             names = [name for name in names_in(folder, missing_ok=ours_only)
                      if (folder, name) not in self.read and (not ours_only or notice_id_of(name))]
-            for name, text, _ in call_file_texts(folder, names):
-                data = recording_of(text)
-                if data is None:
-                    continue  # being written: read again at the next look
+            for name, text in played_texts(folder, names):
+                data = None if text is None else recording_of(text)
+                path = os.path.join(folder, name)
+                if data is None and (text is None or ours_only and being_written(path, self.now)):
+                    self.unsure = self.unsure or path
+                    continue  # read again at the next look
                 self.read.add((folder, name))
+                if data is None:
+                    continue  # a killed writer's leftover, or a call file that plays no recording
                 who = _who(folder, name)
                 for recording in names_played(data):  # of several, the same one whatever the folder's order
                     self.users[recording] = min(who, self.users.get(recording, who))
@@ -90,23 +103,27 @@ def collect(settings: Settings, now: float) -> Collected:
     candidates = dialplan_recordings(folder)
     if candidates is None:
         return Collected(folder, retention, [], [], [], MISSING)
-    playing = Playing(settings.spool_dir)
+    playing = Playing(settings.spool_dir, now)
     played = playing.look()
     decided = decide(candidates, played, finished_uses(settings.spool_dir), now, retention)
-    collected = Collected(folder, retention, [], [candidate.name for candidate in decided.played], [], None)
-    by_outcome = {REMOVED: collected.removed, PLAYED: collected.played, CHANGED: collected.changed}
+    collected = Collected(folder, retention, [], [candidate.name for candidate in decided.played], [], None, [])
+    by_outcome = {REMOVED: collected.removed, PLAYED: collected.played, CHANGED: collected.changed,
+                  UNSURE: collected.unsure}
     for candidate in decided.remove:
         by_outcome[_remove_unplayed(folder, candidate, playing).outcome].append(candidate.name)
     return collected
 
 
-def discard_played(settings: Settings, recordings: Iterable[str | None]) -> dict[str, Fate]:
+def discard_played(settings: Settings, recordings: Iterable[str | None],
+                   kept: Iterable[str | None] = ()) -> dict[str, Fate]:
     """What became of each of RECORDINGS (Data lines) of cancelled notices, by Data line: a
-    dialplan recording in the recordings folder is removed unless a pending notice plays it."""
+    dialplan recording in the recordings folder is removed unless a pending notice plays it.
+    Those KEPT (of notices cancelled with --force while Asterisk may be calling) stay."""
     playing = Playing(settings.spool_dir)
     shown = recording_namer(settings.recordings_dir)
-    return {data: _cancelled(settings, data, playing)._replace(name=shown(data))
-            for data in dict.fromkeys(recordings) if data}
+    calling = {data: Fate(CALLING, shown(data), None) for data in dict.fromkeys(kept) if data}
+    return {**{data: _cancelled(settings, data, playing)._replace(name=shown(data))
+               for data in dict.fromkeys(recordings) if data and data not in calling}, **calling}
 
 
 def _cancelled(settings: Settings, data: str, playing: Playing) -> Fate:
@@ -133,4 +150,6 @@ def _remove_unplayed(folder: str, candidate: Candidate, playing: Playing) -> Fat
     who = playing.look().get(candidate.name)
     if who:
         return Fate(PLAYED, candidate.name, who)
+    if playing.unsure:
+        return Fate(UNSURE, candidate.name, playing.unsure)
     return Fate(REMOVED if remove_recording(folder, candidate) else CHANGED, candidate.name, None)

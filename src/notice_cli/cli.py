@@ -249,8 +249,10 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
         if targets and not confirmed(_cancel_question(targets, settings.zone), yes):
             print("notice cancel: nothing cancelled", file=sys.stderr)
             return EXIT_OK
-        cancelled, refused = cancel(settings, targets, time.time(), force)
-        fates = discard_played(settings, [notice.recording for notice in cancelled])
+        cancelled, refused, forced = cancel(settings, targets, time.time(), force)
+        # A notice Asterisk may be calling still plays its recording: that one stays.
+        fates = discard_played(settings, [notice.recording for notice in cancelled if notice.id not in forced],
+                               kept=[notice.recording for notice in cancelled if notice.id in forced])
         for notice in cancelled:
             fate = fates.get(notice.recording)
             print(f"cancelled {describe(notice, notice.due, settings.zone)}{'; ' + fate.clause() if fate else ''}")
@@ -469,8 +471,9 @@ def run_dialplan(layout, folder, removing, dry_run, options=None, config=None) -
 
         codes = {} if removing else {name: getattr(load(options or {}, config), name) for name in CODES}
         changes = install_dialplan(layout, folder, removing, dry_run, codes)
-        if dry_run:
-            sys.stdout.write(diff(changes, folder))
+        if dry_run:  # the files' own bytes, Latin-1 comments and all
+            sys.stdout.flush()
+            sys.stdout.buffer.write(diff(changes, folder).encode("utf-8", "surrogateescape"))
             print("dry run: nothing written")
         else:
             print("\n".join(report(changes, layout)))
@@ -517,7 +520,7 @@ def dialplan_install_command(ctx, freepbx, asterisk_dir, etc, dry_run, config, *
 
     The operators' codes are *7 in a call, *61 after a call and *62 at any time,
     none a FreePBX default; change them here (or in notice.conf: in_call_code,
-    after_call_code, any_time_code), and install again to change them later.
+    after_call_code, any_time_code). An upgrade keeps the codes installed before.
 
     \b
       notice dialplan install --freepbx

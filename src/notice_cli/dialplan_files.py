@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 
-from .dialplan_install import Change, Layout, planned, with_codes
+from .dialplan_install import Change, Layout, installed_codes, planned, with_codes
 from .errors import ConfigFolderError, InvalidInput, NoticeError
 from .spool import fsync_folder
 
@@ -29,8 +29,11 @@ def install_dialplan(layout: Layout, folder: str, removing: bool = False, dry_ru
     """Install the dialplan into FOLDER as LAYOUT says, with the operators' CODES (or with
     REMOVING, uninstall it); with DRY_RUN write nothing. Returns each target's change."""
     check_folder(folder, layout)
+    for target in layout.targets:
+        check_inside(folder, target)
     texts = read_texts(folder, [*layout.targets, *layout.reads])
-    dialplan = {} if removing else with_codes(shipped_dialplan(), codes or {})
+    given = {name: code for name, code in (codes or {}).items() if code is not None}
+    dialplan = {} if removing else with_codes(shipped_dialplan(), {**installed_codes(layout, texts), **given})
     changes = planned(layout, texts, dialplan, folder, removing)
     if not dry_run:
         write_changes(changes, folder, os.path.join(folder, layout.landmark))
@@ -53,10 +56,34 @@ def check_folder(folder: str, layout: Layout) -> None:
     """Refuse a folder that is not of LAYOUT's kind."""
     if not os.path.isdir(folder):
         raise InvalidInput(f"{folder} is not a folder: {layout.not_one}")
-    if not os.path.exists(os.path.join(folder, layout.landmark)):
+    if not _exists(os.path.join(folder, layout.landmark)):
         raise InvalidInput(f"{folder} has no {layout.landmark}: {layout.not_one}")
-    if layout.foreign and os.path.exists(os.path.join(folder, layout.foreign)):
+    if layout.foreign and _exists(os.path.join(folder, layout.foreign)):
         raise InvalidInput(f"{folder} has {layout.foreign}: {layout.foreign_hint}")
+
+
+def _exists(path: str) -> bool:
+    """Whether PATH is there; a folder that may not be read is an I/O failure, not an answer."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as problem:
+        raise ConfigFolderError(_explained(problem, path, "read")) from None
+    return True
+
+
+def check_inside(folder: str, target: str) -> None:
+    """Refuse to write TARGET through a link that leads out of FOLDER, or to nothing: run as
+    root, the install would otherwise write, or create, whatever file the link names (a link
+    anyone who may write the folder, the asterisk user on FreePBX, can make)."""
+    path = os.path.join(folder, target)
+    if not os.path.islink(path):
+        return
+    real, inside = os.path.realpath(path), os.path.realpath(folder)
+    if os.path.dirname(real) != inside or not os.path.isfile(real):
+        raise InvalidInput(f"{path} is a link to {real}; notice-cli writes only files of {folder} itself: "
+                           "put the file there in place of the link, and run again")
 
 
 def read_texts(folder: str, names: Iterable[str]) -> dict[str, str | None]:
@@ -112,7 +139,8 @@ def _staged(path: str, text: str, like: str) -> tuple[str, str]:
     A failure is named by PATH, not by the staging file."""
     real = os.path.realpath(path)
     try:
-        info = os.stat(real if os.path.exists(real) else like)
+        existing = os.path.exists(real)
+        info = os.stat(real if existing else like)
         fd, staging = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.", suffix=".notice-tmp",
                                        dir=os.path.dirname(real))
         try:
@@ -122,7 +150,7 @@ def _staged(path: str, text: str, like: str) -> tuple[str, str]:
                 made = os.fstat(fd)
                 if (made.st_uid, made.st_gid) != (info.st_uid, info.st_gid):
                     os.fchown(fd, info.st_uid, info.st_gid)  # before the mode: chown clears set-id bits
-                os.fchmod(fd, info.st_mode & 0o7777)
+                os.fchmod(fd, info.st_mode & (0o777 if existing else 0o666))  # a new file: LIKE's, not executable
                 os.fsync(fd)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -25,7 +25,11 @@ from .errors import InvalidInput
 BEGIN = ("; BEGIN notice-cli (managed by 'notice dialplan install'; replaced on upgrade: "
          "put your own changes after the END line)")
 END = "; END notice-cli"
-BEGIN_MARK, END_MARK = BEGIN[:len("; BEGIN notice-cli")], END  # how a marker line starts
+BEGIN_MARK, END_MARK = BEGIN[:len("; BEGIN notice-cli")], END
+# A marker line: "; BEGIN notice-cli" alone or followed by a blank or "(" (earlier wordings of the
+# note), and "; END notice-cli" alone; "; BEGIN notice-cli-old" is an admin's line, not ours.
+_IS_BEGIN = re.compile(r";\s*BEGIN notice-cli(?:[\s(].*)?")
+_IS_END = re.compile(r";\s*END notice-cli")
 MANAGED = "; Managed by 'notice dialplan install': replaced on upgrade, removed by 'notice dialplan uninstall'."
 
 WHOLE_FILE, AT_END, AFTER_SECTION = "whole file", "at the end", "after the section header"
@@ -182,12 +186,12 @@ def blocks_in(lines: Sequence[str], name: str) -> list[Block]:
     found, begun = [], None
     for number, line in enumerate(lines):
         mark = line.strip()
-        if mark.startswith(BEGIN_MARK):
+        if _IS_BEGIN.fullmatch(mark):
             if begun is not None:
                 raise _broken(name, number, f"a second '{BEGIN_MARK}' line before the END line of the one on "
                                             f"line {begun + 1}")
             begun = number
-        elif mark.startswith(END_MARK):
+        elif _IS_END.fullmatch(mark):
             if begun is None:
                 raise _broken(name, number, f"'{END_MARK}' with no BEGIN line before it")
             found.append(Block(begun, number))
@@ -449,6 +453,30 @@ CODE_LINES = {
     "any_time_code": ("globals_notice.conf", re.compile(r"^(NOTICE_CODE_ANY_TIME=)(.*)$", re.M)),
     "in_call_code": ("features_notice.conf", re.compile(r"^(notice => )([^,]*)", re.M)),
 }
+
+
+def installed_codes(layout: Layout, texts: Mapping[str, str | None]) -> dict[str, str]:
+    """The codes an earlier install wrote (inside its blocks, or in its whole files), so that
+    an upgrade keeps them when they are not given again."""
+    found = {}
+    for name, (source, line) in CODE_LINES.items():
+        for part in layout.parts:
+            if source in part.sources and not part.include and (code := line.search(_ours(part, texts))):
+                found[name] = code.group(2)
+    return found
+
+
+def _ours(part: Part, texts: Mapping[str, str | None]) -> str:
+    """The text an earlier install wrote for PART: its whole file, or its blocks ("" for broken
+    markers, which planned() refuses naming the line)."""
+    text = texts.get(part.target) or ""
+    if part.placement == WHOLE_FILE:
+        return text
+    lines = _lines(text)
+    try:
+        return "".join("".join(lines[block.first:block.last + 1]) for block in blocks_in(lines, part.target))
+    except InvalidInput:
+        return ""
 
 
 def with_codes(dialplan: Mapping[str, str], codes: Mapping[str, str | None]) -> dict[str, str]:

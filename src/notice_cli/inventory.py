@@ -189,13 +189,19 @@ def refusal(notice: SpooledNotice, mtime: float, now: float) -> str | None:
     return None
 
 
-def cancel(settings: Settings, targets: list[SpooledNotice], now: float,
-           force: bool = False) -> tuple[list[SpooledNotice], list[tuple[str, str]]]:
+class Cancelled(namedtuple("Cancelled", "notices refused forced")):
+    """What cancel() did: the NOTICES cancelled, (id, why) of those REFUSED, and the ids of
+    the cancelled ones that refusal() would have kept (FORCED: Asterisk may be calling)."""
+
+    __slots__ = ()
+
+
+def cancel(settings: Settings, targets: list[SpooledNotice], now: float, force: bool = False) -> Cancelled:
     """Remove the TARGETS' call files, each checked again as it is right now (not as listed a
-    prompt ago); FORCE skips refusal(). Returns the cancelled notices and (id, why) of the
-    others. The folder is fsynced, so a cancelled notice stays cancelled after a crash."""
+    prompt ago); FORCE skips refusal(). The folder is fsynced, so a cancelled notice stays
+    cancelled after a crash."""
     folder = outgoing(settings)
-    cancelled, refused = [], []
+    done = Cancelled([], [], set())
     for target in targets:
         name = call_file_name(target.id)
         current = []
@@ -204,17 +210,20 @@ def cancel(settings: Settings, targets: list[SpooledNotice], now: float,
             notice = read_notice(name, text, settings.channel)
             if notice is None:
                 return "it is no longer a notice of ours"
-            current.append(notice)
-            return None if force else refusal(notice, mtime, now)
+            current.append((notice, refusal(notice, mtime, now)))
+            return None if force else current[-1][1]
 
         reason = remove_call_file(folder, name, check)
         if reason:
-            refused.append((target.id, reason))
-        else:
-            cancelled.append(current[0])
-    if cancelled:
+            done.refused.append((target.id, reason))
+            continue
+        notice, would_refuse = current[-1]
+        done.notices.append(notice)
+        if would_refuse:
+            done.forced.add(notice.id)
+    if done.notices:
         sync_folder(folder)
-    return cancelled, refused
+    return done
 
 
 # --- pruning the archive -------------------------------------------------------------------

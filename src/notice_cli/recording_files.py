@@ -10,11 +10,13 @@ notice gc takes it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections import namedtuple
+from collections.abc import Iterable
 
-from .errors import SpoolError
+from .errors import InvalidInput, SpoolError
 from .notice import AUDIO_EXTENSIONS
 from .recordings import Candidate, dialplan_recording_of
 from .spool import explain, names_in
@@ -60,6 +62,25 @@ def remove_recording(folder: str, candidate: Candidate) -> bool:
             problem.filename = path  # the whole path, whatever the file system reported
             raise SpoolError(explain(problem, folder, "remove")) from None
     return True
+
+
+def mark_used(recordings: Iterable[str]) -> None:
+    """Make each dialplan recording of RECORDINGS (paths as Playback takes them) new: every file
+    of it gets this moment as its mtime. notice gc, which looks at a recording's files again
+    just before removing it, then finds them changed and keeps them, and the next gc counts
+    their retention from now: an import of an old recording is not undone by a gc running
+    meanwhile. One that is gone already is refused; one this user may not touch is left as is."""
+    for path in dict.fromkeys(recordings):
+        folder, name = os.path.split(path)
+        if not dialplan_recording_of(name + ".wav"):
+            continue
+        files = _files_of(folder, name)
+        if not files:
+            raise InvalidInput(f"recording {name} was removed from {folder} while the import was being "
+                               "checked (by notice gc?); nothing was imported")
+        for state in files:
+            with contextlib.suppress(PermissionError):
+                os.utime(os.path.join(folder, state.name))
 
 
 def _candidate(name: str, files: list[FileState]) -> Candidate:

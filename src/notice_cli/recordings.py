@@ -97,8 +97,9 @@ def decide(candidates: Iterable[Candidate], playing: Mapping[str, str], finished
 # What became of a recording that was to go, and the words for it: a line of its own
 # (discard-recording) and a clause of notice cancel's line. NAME is the recording, WHO the
 # notice that plays it, FOLDER the recordings folder.
-REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED = (
-    "removed", "played", "missing", "changed", "prepared", "not the dialplan's", "outside", "failed")
+REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED, UNSURE, CALLING = (
+    "removed", "played", "missing", "changed", "prepared", "not the dialplan's", "outside", "failed", "unsure",
+    "calling")
 SAYINGS = {
     REMOVED: ("removed recording {name} from {folder}", "removed its recording {name}"),
     PLAYED: ("kept recording {name}: {who} plays it", "kept its recording {name} ({who} plays it)"),
@@ -110,6 +111,9 @@ SAYINGS = {
     NOT_DIALPLAN: (None, "its recording {name} is kept (not recorded by the dialplan)"),
     OUTSIDE: (None, "its recording {name} is kept (not in the recordings folder)"),
     FAILED: (None, "its recording {name} could not be removed: {who}"),
+    UNSURE: ("kept recording {name}: {who} is being written or cannot be read, and may play it",
+             "kept its recording {name} ({who} is being written or cannot be read, and may play it)"),
+    CALLING: (None, "kept its recording {name} (Asterisk may be calling with it)"),
 }
 
 
@@ -126,10 +130,12 @@ class Fate(namedtuple("Fate", "outcome name who")):
         return SAYINGS[self.outcome][1].format(name=self.name, who=self.who)
 
 
-class Collected(namedtuple("Collected", "folder retention removed played changed state")):
+class Collected(namedtuple("Collected", "folder retention removed played changed state unsure",
+                           defaults=((),))):
     """What notice gc did in the recordings FOLDER: the names REMOVED, those kept because a
-    pending notice PLAYED them or they CHANGED meanwhile; STATE is None, or why the folder was
-    left alone (MISSING, PREPARED)."""
+    pending notice PLAYED them, they CHANGED meanwhile, or a call file being written or not
+    readable may play them (UNSURE); STATE is None, or why the folder was left alone (MISSING,
+    PREPARED)."""
 
     __slots__ = ()
 
@@ -140,12 +146,11 @@ class Collected(namedtuple("Collected", "folder retention removed played changed
             return (f"left the recordings in {self.folder} alone: it is the prepared recordings' "
                     "folder (prepared_dir) too")
         removed = _count(len(self.removed), "recording")
-        if self.retention:
-            line = f"removed {removed} unused for {_count(self.retention, 'day')} from {self.folder}"
-        else:
-            line = f"removed {removed} no pending notice plays from {self.folder}"
+        line = f"removed {removed} unused for {_count(self.retention, 'day')} from {self.folder}"
         kept = [f"{len(self.played)} played by pending notices"] if self.played else []
         kept += [f"{len(self.changed)} changed meanwhile"] if self.changed else []
+        kept += [f"{len(self.unsure)} maybe played by a call file being written or not readable"] \
+            if self.unsure else []
         return line + (f" (kept: {', '.join(kept)})" if kept else "")
 
 

@@ -283,6 +283,26 @@ def _reclaim(path: str, idle_since: float | None = None) -> str:
         os.close(fd)
 
 
+def being_written(path: str, now: float, grace: float = STAGING_GRACE) -> bool:
+    """Whether a writer may still be writing the staging file PATH: it holds the file's lock,
+    or the file changed within GRACE before NOW (a writer between its open() and its flock()),
+    or it cannot be opened to tell."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return os.fstat(fd).st_ctime > now - grace
+    finally:
+        os.close(fd)
+
+
 def _still_at(path: str, info: os.stat_result) -> bool:
     """Whether PATH is still the file INFO describes: not removed or made anew meanwhile."""
     try:
@@ -497,6 +517,29 @@ def call_file_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, st
             os.close(fd)
         if text is not None:
             yield name, text, info.st_mtime
+
+
+def played_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, str | None]]:
+    """(name, text) of each of NAMES in FOLDER as Asterisk would read it: through a link too
+    (pbx_spool stat()s and opens the path). The text is None for a file that cannot be read
+    (permission denied: another user's file being written, say); one gone meanwhile, or that
+    is no regular file, is passed over."""
+    for name in names:
+        try:
+            fd = os.open(os.path.join(folder, name), READ_FLAGS & ~os.O_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            yield name, None
+            continue
+        try:
+            text = _read_text(fd) if stat.S_ISREG(os.fstat(fd).st_mode) else False
+        except OSError:
+            text = None
+        finally:
+            os.close(fd)
+        if text is not False:
+            yield name, text
 
 
 def _read_rest(fd: int, first: bytes) -> bytes:

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from notice_cli import cleanup
+from notice_cli import bulk, cleanup
 from notice_cli.callfile import render
 from notice_cli.errors import InvalidInput, SpoolError
 from notice_cli.notice import Notice, call_file_for
-from notice_cli.recordings import (CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED, Collected,
-                                   Fate)
+from notice_cli.recordings import (CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED, UNSURE,
+                                   Collected, Fate)
 from notice_cli.settings import Settings
 
 SPOOL = "/var/spool/asterisk"
@@ -206,6 +206,46 @@ def test_a_staging_file_being_written_is_read_again_at_the_next_look(folders):
     assert playing.look() == {REC: "notice 2026-a"}
 
 
+def test_while_a_staging_file_of_ours_has_no_data_line_yet_nothing_is_removed(folders, locks):
+    """Its writer holds its lock and has not written it yet: it may play any recording."""
+    recording(REC)
+    folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")
+    locks.hold(f"{STAGING}/notice-2026-a.call")
+    fate = cleanup.discard(SETTINGS, REC)
+    assert fate == Fate(UNSURE, REC, f"{STAGING}/notice-2026-a.call") and left() == ["prepared", f"{REC}.wav"]
+    assert "is being written or cannot be read, and may play it" in fate.line(RECORDINGS)
+
+
+def test_a_killed_writers_leftover_without_data_keeps_nothing(folders, locks):
+    """No lock, and unchanged for longer than a writer takes between open() and flock()."""
+    recording(REC)
+    folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")
+    assert cleanup.Playing(SPOOL, now=time.time() + 60).look() == {}
+    assert cleanup.Playing(SPOOL, now=time.time() + 60).unsure is None
+    assert cleanup.Playing(SPOOL).look() == {}  # just made: a writer may be about to lock it
+
+
+def test_a_call_file_that_cannot_be_read_keeps_every_recording(folders, run_as):
+    """Root's staging file (0600) while the dialplan's discard runs as asterisk: not an error."""
+    recording(REC)
+    os.chown(f"{RECORDINGS}/{REC}.wav", 1000, 1000)
+    os.chmod(RECORDINGS, 0o777)
+    notice_file("2026-a", f"{RECORDINGS}/rec_other", folder=STAGING)
+    os.chmod(f"{STAGING}/notice-2026-a.call", 0o600)
+    run_as(1000, 1000)
+    assert cleanup.discard(SETTINGS, REC).outcome == UNSURE
+    assert left() == ["prepared", f"{REC}.wav"]
+
+
+def test_a_linked_call_file_in_outgoing_is_read_as_asterisk_reads_it(folders):
+    """pbx_spool stat()s and opens the path, so a link in outgoing/ is called too."""
+    recording(REC)
+    notice_file("2026-a", f"{RECORDINGS}/{REC}", folder="/srv/calls")
+    folders.create_symlink(f"{OUTGOING}/linked.call", "/srv/calls/notice-2026-a.call")
+    assert cleanup.discard(SETTINGS, REC) == Fate(PLAYED, REC, f"call file {OUTGOING}/linked.call")
+    assert left() == ["prepared", f"{REC}.wav"]
+
+
 def test_a_staging_file_renamed_into_outgoing_while_the_spool_is_read_is_found_there(folders, monkeypatch):
     notice_file("2026-a", f"{RECORDINGS}/{REC}", folder=STAGING)
     real_texts = cleanup.call_file_texts
@@ -253,7 +293,7 @@ def aged(folders):
 def test_gc_removes_exactly_the_unused_dialplan_recordings_past_the_retention(aged):
     collected = cleanup.collect(SETTINGS, NOW)
     assert collected == Collected(RECORDINGS, 30, ["rec_finished_long_ago", "rec_unused_old"],
-                                  ["rec_pending", "rec_staged"], [], None)
+                                  ["rec_pending", "rec_staged"], [], None, [])
     assert left() == ["hello.wav", "prepared", "rec_finished_recently.wav", "rec_folder.wav",
                       "rec_foreign_finished.wav", "rec_link.wav", "rec_note.txt", "rec_pending.wav",
                       "rec_staged.wav", "rec_unused_young.wav"]
@@ -367,3 +407,32 @@ def test_cancel_with_the_prepared_folder_as_recordings_folder_keeps_them(folders
     fates = cleanup.discard_played(SETTINGS._replace(prepared_dir=RECORDINGS), [f"{RECORDINGS}/rec_1"])
     assert fates[f"{RECORDINGS}/rec_1"] == Fate(PREPARED, "rec_1", None)
     assert left() == ["prepared", "rec_1.wav"]
+
+
+def test_a_gc_while_an_import_spools_an_old_recording_keeps_it(folders):
+    """An import of a dialplan recording unused for longer than the retention (a broadcast of
+    an old message): a gc that runs between the import's check and its spooling keeps it."""
+    recording(REC, age_days=40)
+    rows = ["number,recording,when", f"79991234567,{REC},2099-12-01 10:30", f"79990000001,{REC},2099-12-01 11:30"]
+    gc_meanwhile = []
+    imported = bulk.import_notices(rows, "broadcast.csv", SETTINGS._replace(owner=None, syslog_facility="none"), NOW,
+                              planned=lambda plan: gc_meanwhile.append(cleanup.collect(SETTINGS, time.time())))
+    assert imported.spooled == 2 and gc_meanwhile[0].removed == []
+    assert left() == ["prepared", f"{REC}.wav"]
+    assert os.stat(f"{RECORDINGS}/{REC}.wav").st_mtime > NOW - 60  # used now: its retention starts again
+
+
+def test_an_import_whose_old_recording_a_gc_removed_first_spools_nothing(folders, monkeypatch):
+    recording(REC, age_days=40)
+    real_plan = bulk.plan
+
+    def gc_right_after_the_check(*args, **kwargs):
+        checked = real_plan(*args, **kwargs)
+        assert cleanup.collect(SETTINGS, time.time()).removed == [REC]
+        return checked
+
+    monkeypatch.setattr(bulk, "plan", gc_right_after_the_check)
+    with pytest.raises(InvalidInput, match=f"recording {REC} was removed from {RECORDINGS} while the import"):
+        bulk.import_notices(["number,recording,when", f"79991234567,{REC},2099-12-01 10:30"], "old.csv",
+                            SETTINGS._replace(owner=None, syslog_facility="none"), NOW)
+    assert os.listdir(OUTGOING) == []

@@ -7,6 +7,8 @@ half-way. Real files in tmp_path: modes, owners and renames are what is tested."
 import errno
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -282,15 +284,42 @@ def test_a_changed_file_keeps_its_mode_owner_and_group_and_a_new_one_takes_the_l
         assert ((info.st_uid, info.st_gid), info.st_mode & 0o7777) == (ids, mode), name
 
 
-def test_a_symlinked_file_is_changed_through_the_link(asterisk, tmp_path):
-    real = tmp_path / "elsewhere" / "features.conf"
-    real.parent.mkdir()
-    shutil.move(asterisk / "features.conf", real)
-    (asterisk / "features.conf").symlink_to(real)
+def test_a_file_linked_within_the_folder_is_changed_through_the_link(asterisk):
+    shutil.move(asterisk / "features.conf", asterisk / "features.conf.real")
+    (asterisk / "features.conf").symlink_to("features.conf.real")
     assert run("install", "--asterisk", str(asterisk)).exit_code == 0
     assert (asterisk / "features.conf").is_symlink()
-    assert real.read_text().endswith(f'#include "features_notice.conf"\n{END}\n')
-    assert os.listdir(real.parent) == ["features.conf"]
+    assert (asterisk / "features.conf.real").read_text().endswith(f'#include "features_notice.conf"\n{END}\n')
+
+
+@pytest.mark.parametrize("target", ["elsewhere/secret", "elsewhere/new-file"])
+def test_a_link_out_of_the_folder_is_refused_and_nothing_is_written(freepbx, tmp_path, target):
+    """Whoever may write /etc/asterisk (the asterisk user on FreePBX) must not make root, who
+    runs the install, write or create a file elsewhere through a link."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret").write_text("root's own line\n")
+    link = freepbx / "globals_custom.conf"
+    link.unlink()
+    before = snapshot(freepbx)
+    link.symlink_to(tmp_path / target)
+    result = run("install", "--freepbx", "--etc", str(freepbx))
+    assert result.exit_code == 3
+    assert result.stderr == (f"notice dialplan: error: {link} is a link to {tmp_path / target}; notice-cli writes only "
+                             f"files of {freepbx} itself: put the file there in place of the link, and run again\n")
+    assert os.readlink(link) == str(tmp_path / target)
+    link.unlink()
+    assert snapshot(freepbx) == before and sorted(os.listdir(elsewhere)) == ["secret"]
+    assert (elsewhere / "secret").read_text() == "root's own line\n"
+
+
+def test_the_dry_run_diff_of_a_file_that_is_not_utf8_shows_its_bytes(asterisk, capfdbinary):
+    (asterisk / "extensions.conf").write_bytes(b"; r\xe9glages\n[globals]\n")
+    code = subprocess.run([sys.executable, "-c", "from notice_cli.cli import notice; notice()", "dialplan", "install",
+                           "--asterisk", str(asterisk), "--dry-run"], capture_output=True,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"})
+    assert (code.returncode, code.stderr) == (0, b"")
+    assert b" ; r\xe9glages\n" in code.stdout and code.stdout.endswith(b"dry run: nothing written\n")
 
 
 def test_a_file_that_is_not_utf8_keeps_its_bytes(asterisk):
@@ -386,9 +415,13 @@ def test_the_operators_codes_are_set_in_one_place(freepbx, tmp_path):
     globals_custom = (freepbx / "globals_custom.conf").read_text()
     assert "\nNOTICE_CODE_AFTER_CALL=*71\n" in globals_custom and "\nNOTICE_CODE_ANY_TIME=*72\n" in globals_custom
     assert "\nnotice => *9,self," in (freepbx / "features_applicationmap_custom.conf").read_text()
-    same = run("install", "--freepbx", "--etc", str(freepbx), "--after-call-code", "*62")
+    same = run("install", "--freepbx", "--etc", str(freepbx), "--after-call-code", "*72")  # any time's, installed
     assert (same.exit_code, same.stderr) == (3, "notice dialplan: error: after_call_code and any_time_code are both "
-                                                "*62: the two ways need codes of their own\n")
-    run("install", "--freepbx", "--etc", str(freepbx))
-    assert "\nNOTICE_CODE_AFTER_CALL=*61\n" in (freepbx / "globals_custom.conf").read_text()
-    assert "\nnotice => *7,self," in (freepbx / "features_applicationmap_custom.conf").read_text()
+                                                "*72: the two ways need codes of their own\n")
+    # An upgrade that names no code keeps those installed; naming one changes that one.
+    again = run("install", "--freepbx", "--etc", str(freepbx))
+    assert again.exit_code == 0 and "nothing changed" in again.stdout
+    run("install", "--freepbx", "--etc", str(freepbx), "--after-call-code", "*61")
+    globals_custom = (freepbx / "globals_custom.conf").read_text()
+    assert "\nNOTICE_CODE_AFTER_CALL=*61\n" in globals_custom and "\nNOTICE_CODE_ANY_TIME=*72\n" in globals_custom
+    assert "\nnotice => *9,self," in (freepbx / "features_applicationmap_custom.conf").read_text()

@@ -349,3 +349,12 @@ def test_install_twice_is_install_once_and_uninstall_gives_the_file_back(text, w
     assert installed(once, parts_of(layout, target), DIALPLAN, target) == once
     assert uninstalled(once, target) == text
     assert once.count(BEGIN) == len(parts_of(layout, target))
+
+
+def test_an_admins_lines_like_a_marker_are_not_ours():
+    """Only "; BEGIN notice-cli" alone or with its note, and "; END notice-cli" alone, are markers:
+    an admin's "; BEGIN notice-cli-old" block, or a comment that mentions us, stays as it is."""
+    admin = ("; BEGIN notice-cli-old copy kept for reference\n[x]\nexten => s,1,NoOp()\n; END notice-cli-old\n"
+             "; END notice-cli was here once\n")
+    assert freepbx_extensions(admin) == admin + EXTENSIONS_BLOCK
+    assert uninstalled(freepbx_extensions(admin), "x") == admin

@@ -82,7 +82,9 @@ def pending(spool):
               recording=RECORDINGS + "/prepared/3")
     spool.create_file(f"{OUTGOING}/article.call", contents="Channel: Local/1@x\nApplication: Playback\nData: x\n")
     spool.create_file(f"{OUTGOING}/notice-foreign.call", contents="Channel: Local/1@x\nSetvar: NOTICE_ID=other\n")
-    spool.create_file(f"{STAGING}/notice-staged.call", contents="half-way: staged, not yet renamed")
+    # half-way: staged, not yet renamed
+    spool.create_file(f"{STAGING}/notice-staged.call", contents=f"Channel: Local/79990000008@from-internal\n"
+                      f"Application: Playback\nData: {RECORDINGS}/prepared/3\nSetvar: NOTICE_ID=staged\n")
     return spool
 
 
@@ -335,6 +337,18 @@ def test_notice_due_this_moment_is_left_unless_forced(spool):
     assert os.path.exists(f"{OUTGOING}/notice-now.call")
     forced = run("cancel", "--force", "now")
     assert forced.exit_code == 0 and not os.path.exists(f"{OUTGOING}/notice-now.call")
+
+
+def test_a_forced_cancel_keeps_the_recording_asterisk_may_be_calling_with(pending):
+    """--force removes the call file of a notice being called; the call goes on and plays the
+    recording, which therefore stays."""
+    own = "rec_1732790099.7-1732790100"
+    open(f"{RECORDINGS}/{own}.wav", "wb").close()
+    call_file("e-calling", due=DUE_C - 60, tail=started(1, DUE_C - 60), mtime=DUE_C + 40, recording=f"{RECORDINGS}/{own}")
+    forced = run("cancel", "--force", "e-calling")
+    assert (forced.exit_code, forced.stdout) == (0, "cancelled e-calling: 79991234567 due 2099-12-02T07:59:00+00:00; "
+                                                    f"kept its recording {own} (Asterisk may be calling with it)\n")
+    assert os.path.exists(f"{RECORDINGS}/{own}.wav")
 
 
 def test_cancel_asks_on_a_terminal(pending, monkeypatch):

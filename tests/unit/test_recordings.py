@@ -4,8 +4,8 @@ what a Playback argument plays, and which recordings may go at a given time."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from notice_cli.recordings import (CHANGED, DAY, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED,
-                                   SAYINGS, Candidate, Collected, Decided, Fate, decide, dialplan_recording_of,
+from notice_cli.recordings import (CALLING, CHANGED, DAY, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED,
+                                   SAYINGS, UNSURE, Candidate, Collected, Decided, Fate, decide, dialplan_recording_of,
                                    names_played, newest_uses, recording_namer)
 
 NOW = 1_800_000_000
@@ -125,7 +125,8 @@ def test_decide_keeps_every_played_or_recent_one_and_more_retention_removes_no_m
 # --- what is said --------------------------------------------------------------------------------
 
 def test_every_outcome_has_its_clause_and_those_of_discard_a_line():
-    assert set(SAYINGS) == {REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED}
+    assert set(SAYINGS) == {REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED, UNSURE,
+                            CALLING}
     folder = "/var/spool/asterisk/notice"
     assert [Fate(outcome, "rec_1", "notice 2026-a").line(folder) for outcome in (
         REMOVED, PLAYED, MISSING, CHANGED, PREPARED)] == [
@@ -147,7 +148,8 @@ def test_every_outcome_has_its_clause_and_those_of_discard_a_line():
      "removed 1 recording unused for 1 day from /r (kept: 1 played by pending notices)"),
     (Collected("/r", 7, [], ["rec_2", "rec_3"], ["rec_4"], None),
      "removed 0 recordings unused for 7 days from /r (kept: 2 played by pending notices, 1 changed meanwhile)"),
-    (Collected("/r", 0, ["rec_1"], [], [], None), "removed 1 recording no pending notice plays from /r"),
+    (Collected("/r", 30, [], [], [], None, ["rec_5"]),
+     "removed 0 recordings unused for 30 days from /r (kept: 1 maybe played by a call file being written or not readable)"),
     (Collected("/r", 30, [], [], [], MISSING), "no recordings folder /r (recordings_dir): no recording removed"),
     (Collected("/r", 30, [], [], [], PREPARED),
      "left the recordings in /r alone: it is the prepared recordings' folder (prepared_dir) too"),
