@@ -22,6 +22,7 @@ on the next look, not half now.
 from __future__ import annotations
 
 import re
+import sys
 from collections import namedtuple
 
 from .callfile import number_or, read_fields
@@ -296,11 +297,14 @@ AS_WRITTEN = re.compile(_written_shape(_VALUE, rf"((?:{_TAIL_LINE})*)"))
 # give the engine nothing to backtrack into (no line could match another way). A last line
 # without its line feed, being appended now, is matched and not read, as read_notice cuts
 # it off.
-_LISTED_VALUE = r"[^\x00-\x20][^\n]*+(?<![\x00-\x20])"
+# Python 3.9 and 3.10 (Debian 11's, FreePBX 16's) have neither: there the same pattern takes
+# plain parts, which match the same lines, only with more work for the engine.
+_EAGER, _ATOM = ("+", "(?>") if sys.version_info >= (3, 11) else ("", "(?:")
+_LISTED_VALUE = rf"[^\x00-\x20][^\n]*{_EAGER}(?<![\x00-\x20])"
 
 
-def _listed_event(kinds: str, time: str = r"[0-9]++") -> str:
-    return rf"\n?(?>{kinds}): [0-9]++ [0-9]++ \({time}\)\n"
+def _listed_event(kinds: str, time: str = rf"[0-9]+{_EAGER}") -> str:
+    return rf"\n?{_ATOM}{kinds}): [0-9]+{_EAGER} [0-9]+{_EAGER} \({time}\)\n"
 
 
 # Asterisk's lines, in two groups more that say what _summary() finds by a loop: the tail is
@@ -308,8 +312,8 @@ def _listed_event(kinds: str, time: str = r"[0-9]++") -> str:
 # lines back until one is found), then lines that are not StartRetry, any EndRetry or
 # AbortRetry among them captured (then the call is over); or it has no StartRetry at all.
 _LISTED_TAIL = (rf"((?:{_listed_event(f'{START}|{END}|{ABORT}|{DELAYED}')})*"
-                rf"{_listed_event(START, r'([0-9]++)')}"
+                rf"{_listed_event(START, rf'([0-9]+{_EAGER})')}"
                 rf"(?:{_listed_event(DELAYED)}|({_listed_event(f'{END}|{ABORT}')}))*"
                 rf"|(?:{_listed_event(f'{END}|{ABORT}|{DELAYED}')})*)")
-_AS_LISTED = re.compile((_written_shape(_LISTED_VALUE, _LISTED_TAIL) + r"[^\n]*+").encode()).fullmatch
+_AS_LISTED = re.compile((_written_shape(_LISTED_VALUE, _LISTED_TAIL) + rf"[^\n]*{_EAGER}").encode()).fullmatch
 _START_BYTES = f"{START}: ".encode()
