@@ -605,7 +605,7 @@ def _ensure_staging_dir(staging_dir: str, outgoing: str) -> None:
         if os.path.samefile(staging_dir, outgoing):
             raise SpoolError(f"{staging_dir} is {outgoing} itself; make tmp/ a folder of its own beside outgoing/")
         return
-    if os.path.lexists(staging_dir):
+    if os.path.lexists(staging_dir) and not os.path.isdir(staging_dir):  # isdir again: another run may have made it
         raise SpoolError(f"{staging_dir} exists but is not a folder; move it away so notice-spool can stage files there")
     like = os.stat(outgoing)
     try:

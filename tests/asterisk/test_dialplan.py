@@ -133,7 +133,9 @@ def way1_operator(chroot, due: datetime, run: Path) -> str:
     when = keypad(due) + "#"
     return handset("way1", [
         (2.0, keys(IN_CALL_CODE)),
-        (1.5, keys("0#")),  # after the beep: 0 means "record one now"
+        # hears the client's number, then after the beep: 0 means "record one now"
+        (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_TO_NUMBER"]) + said_digits(chroot, WAY1_CLIENT) + 1.5,
+         keys("0#")),
         (sound_seconds(chroot, PROMPTS["NOTICE_PROMPT_RECORD"]) + 1.5, f"Playback({run}/spoken)"),
         (0.3, keys("#")),  # ends the recording
         (1.5, keys(when)),  # after the beep of the time prompt

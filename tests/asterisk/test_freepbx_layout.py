@@ -105,10 +105,14 @@ exten => _7X.,1,Set(DIAL_NUMBER=${{EXTEN:1}})
  same => n,Dial(PJSIP/${{DIAL_NUMBER}}@client,20,S(2))
  same => n,Hangup()
 
-; The test's callers: a client who calls 101 and hangs up after talking, or before an answer.
+; The test's callers: a client who calls 101 and hangs up after talking, or before an answer;
+; an outsider whose caller ID is 101's, sent out through a route (a transfer, a follow-me leg).
 [test-caller]
 exten => _X.,1,Set(CALLERID(num)=${{EXTEN}})
  same => n,Goto(from-internal,101,1)
+[test-outsider]
+exten => _X.,1,Set(CALLERID(num)=101)
+ same => n,Goto(from-internal,${{EXTEN}},1)
 [test-listener]
 exten => talk,1,Answer()
  same => n,Wait(3)
@@ -266,6 +270,18 @@ def test_way_two_remembers_answered_calls_for_the_freepbx_user(asterisk):
     sandbox.rx("channel originate PJSIP/101 extension 779990000022@from-internal")
     wait_for(lambda: remembered(sandbox, "101") == "79990000022", 40, "the dialled number remembered")
     assert client.wait(timeout=30) == 0 and phone.wait(timeout=30) == 0
+
+    # An outsider with 101's caller ID sent out through a route is no operator: 101's memory
+    # stays, and the channel is not marked (on FreePBX the operator is a device's user).
+    outsider = sandbox.phone("client").answer(calls=1, timeout=60)
+    since_full = sandbox.full_log.stat().st_size
+    sandbox.rx("channel originate Local/talk@test-listener/n extension 779990000044@test-outsider")
+    assert outsider.wait(timeout=40) == 0
+    ran = [(line["context"], line["app"], line["args"]) for line in executed(sandbox, since_full)
+           if line["channel"].startswith("Local/talk@")]
+    assert ("notice-operator", "Return", "") in ran
+    assert not any(context in ("notice-operator-leg", "notice-remember") for context, _, _ in ran)
+    assert remembered(sandbox, "101") == "79990000022"
 
     # A call 101 does not answer (the phone is gone): not remembered.
     sandbox.rx("channel originate Local/talk@test-listener/n extension 79990000029@test-caller")

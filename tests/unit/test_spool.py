@@ -282,6 +282,22 @@ def test_read_only_spool_folder_cannot_get_a_tmp_folder(fs, run_as):
     assert listing(OUTGOING) == []
 
 
+def test_a_tmp_folder_another_run_makes_meanwhile_is_taken(fs, run_as, monkeypatch):
+    """Eight imports at once on a spool without tmp/: one finds no tmp/, then finds something
+    there; it is the folder another run has just made, not a file in the way."""
+    make_dir(fs, OUTGOING, 0o777)
+    real_lexists = os.path.lexists
+
+    def made_meanwhile(path):
+        if path == STAGING and not real_lexists(path):
+            os.mkdir(STAGING)
+        return real_lexists(path)
+
+    monkeypatch.setattr(spool.os.path, "lexists", made_meanwhile)
+    spool._ensure_staging_dir(STAGING, OUTGOING)
+    assert os.path.isdir(STAGING)
+
+
 def test_read_only_staging_folder_is_refused(fs, run_as):
     make_dir(fs, OUTGOING, 0o777)
     make_dir(fs, STAGING, 0o555)
