@@ -181,10 +181,37 @@ def _newline(text: str) -> str:
     return "\r\n" if end > 0 and text[end - 1] == "\r" else "\n"
 
 
-def blocks_in(lines: Sequence[str], name: str) -> list[Block]:
-    """The marked blocks of a file, in order; broken markers are refused naming the line."""
-    found, begun = [], None
+def commented(lines: Sequence[str]) -> set[int]:
+    """The numbers of the lines that begin inside an Asterisk block comment (";--" to "--;",
+    nested, as main/config.c reads them: ";---..." is an ordinary comment): Asterisk skips
+    them, so no section header, extension or marker of ours is found there."""
+    depth, found = 0, set()
     for number, line in enumerate(lines):
+        if depth:
+            found.add(number)
+        at = line.find(";")
+        while at >= 0:
+            if at and line[at - 1] == "\\":
+                at += 1  # an escaped ';' is no comment
+            elif line.startswith(";--", at) and line[at + 3:at + 4] != "-":  # ";---" is a line comment
+                depth, at = depth + 1, at + 3
+            elif depth and line[max(at - 2, 0):at] == "--":
+                depth, at = depth - 1, at + 1
+            elif not depth:
+                break  # a line comment: the rest of the line says nothing
+            else:
+                at += 1
+            at = line.find(";", at)
+    return found
+
+
+def blocks_in(lines: Sequence[str], name: str) -> list[Block]:
+    """The marked blocks of a file, in order; broken markers are refused naming the line. A
+    block inside a block comment is no block: Asterisk does not read it."""
+    found, begun, skipped = [], None, commented(lines)
+    for number, line in enumerate(lines):
+        if number in skipped:
+            continue
         mark = line.strip()
         if _IS_BEGIN.fullmatch(mark):
             if begun is not None:
@@ -216,9 +243,9 @@ def _inside(blocks: Sequence[Block]) -> set[int]:
 
 def _headers(lines: Sequence[str], blocks: Sequence[Block]) -> list[tuple[int, str]]:
     """(line, section name in lower case) of each section header outside the blocks."""
-    inside = _inside(blocks)
+    skipped = _inside(blocks) | commented(lines)
     return [(number, found.group(1).lower()) for number, line in enumerate(lines)
-            if number not in inside and (found := _HEADER.match(line))]
+            if number not in skipped and (found := _HEADER.match(line))]
 
 
 def _section_at(headers: Sequence[tuple[int, str]], number: int) -> str | None:
@@ -246,9 +273,11 @@ def _definitions(lines: Sequence[str]):
 
 
 def _contexts_of(lines: Sequence[str]):
-    """(line number, the context it stands in, line) of every line."""
-    context = None
+    """(line number, the context it stands in, line) of every line Asterisk reads."""
+    context, skipped = None, commented(lines)
     for number, line in enumerate(lines):
+        if number in skipped:
+            continue
         header = _HEADER.match(line)
         context = header.group(1).lower() if header else context
         yield number, context, line

@@ -358,3 +358,21 @@ def test_an_admins_lines_like_a_marker_are_not_ours():
              "; END notice-cli was here once\n")
     assert freepbx_extensions(admin) == admin + EXTENSIONS_BLOCK
     assert uninstalled(freepbx_extensions(admin), "x") == admin
+
+
+def test_what_a_block_comment_holds_asterisk_never_reads():
+    """A [globals] commented out with ;-- --; is no section: the block brings its own header,
+    live, rather than going where Asterisk skips it; a commented-out copy of ours is no copy."""
+    text = ";-- old\n[globals]\nOLD=1\n--;\n[general]\nstatic=yes\n"
+    assert asterisk_extensions(text) == text + GLOBALS_BLOCK.replace("\n", "\n[globals]\n", 1) + EXTENSIONS_INCLUDE
+    old_copy = ";-- the former cat >> install\n[notice-codes]\nexten => *55,1,Gosub(notice-after-call,s,1)\n--;\n"
+    assert freepbx_extensions(old_copy) == old_copy + EXTENSIONS_BLOCK
+    nested = ";-- a ;-- b --; still --;\n[globals]\n"
+    assert asterisk_extensions(nested).startswith(nested.replace("[globals]\n", "[globals]\n" + BEGIN))
+
+
+def test_a_line_of_dashes_is_an_ordinary_comment():
+    """";-----" rules a line, as the shipped files do; only ";--" and then no third '-' opens
+    a block comment, and an escaped "\\;--" opens none."""
+    text = ";------------------\n[globals]\nA=1\nB=x\\;--y\n[general]\n"
+    assert asterisk_extensions(text).startswith(";------------------\n[globals]\n" + BEGIN)
