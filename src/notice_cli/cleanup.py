@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from .errors import InvalidInput, SpoolError
 from .notice import check_dialplan_recording, is_dialplan_recording, notice_id_of
@@ -112,6 +112,14 @@ def collect(settings: Settings, now: float) -> Collected:
     for candidate in decided.remove:
         by_outcome[_remove_unplayed(folder, candidate, playing).outcome].append(candidate.name)
     return collected
+
+
+def discard_cancelled(settings: Settings, notices: Iterable, forced: Collection[str]) -> dict[str, Fate]:
+    """discard_played() for the cancelled NOTICES: those FORCED (ids: cancelled while Asterisk
+    may be calling) still play their recording, which stays."""
+    notices = list(notices)
+    return discard_played(settings, [notice.recording for notice in notices if notice.id not in forced],
+                          kept=[notice.recording for notice in notices if notice.id in forced])
 
 
 def discard_played(settings: Settings, recordings: Iterable[str | None],

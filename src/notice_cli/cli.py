@@ -239,7 +239,7 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
         raise click.UsageError("give the ids of the notices to cancel, or --number")
 
     def run():
-        from .cleanup import discard_played
+        from .cleanup import discard_cancelled
         from .inventory import cancel, cancel_targets, describe
         from .notice import check_number
 
@@ -250,9 +250,7 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
             print("notice cancel: nothing cancelled", file=sys.stderr)
             return EXIT_OK
         cancelled, refused, forced = cancel(settings, targets, time.time(), force)
-        # A notice Asterisk may be calling still plays its recording: that one stays.
-        fates = discard_played(settings, [notice.recording for notice in cancelled if notice.id not in forced],
-                               kept=[notice.recording for notice in cancelled if notice.id in forced])
+        fates = discard_cancelled(settings, cancelled, forced)
         for notice in cancelled:
             fate = fates.get(notice.recording)
             print(f"cancelled {describe(notice, notice.due, settings.zone)}{'; ' + fate.clause() if fate else ''}")

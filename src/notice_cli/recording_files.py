@@ -17,7 +17,7 @@ from collections import namedtuple
 from collections.abc import Iterable
 
 from .errors import InvalidInput, SpoolError
-from .notice import AUDIO_EXTENSIONS
+from .notice import AUDIO_EXTENSIONS, is_dialplan_recording
 from .recordings import Candidate, dialplan_recording_of
 from .spool import explain, names_in
 
@@ -72,7 +72,7 @@ def mark_used(recordings: Iterable[str]) -> None:
     meanwhile. One that is gone already is refused; one this user may not touch is left as is."""
     for path in dict.fromkeys(recordings):
         folder, name = os.path.split(path)
-        if not dialplan_recording_of(name + ".wav"):
+        if not is_dialplan_recording(name):
             continue
         files = _files_of(folder, name)
         if not files:

@@ -501,22 +501,13 @@ def call_file_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, st
     The mtime is that of the file read, from the same descriptor."""
     for name in names:
         try:
-            fd = os.open(os.path.join(folder, name), READ_FLAGS)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
+            found = _regular_text(os.path.join(folder, name), READ_FLAGS)
         except OSError as problem:
             if problem.errno == errno.ELOOP:  # a link
                 continue
             raise SpoolError(explain(problem, folder, "read")) from None
-        try:
-            info = os.fstat(fd)
-            text = _read_text(fd) if stat.S_ISREG(info.st_mode) else None
-        except OSError as problem:
-            raise SpoolError(explain(problem, folder, "read")) from None
-        finally:
-            os.close(fd)
-        if text is not None:
-            yield name, text, info.st_mtime
+        if found:
+            yield name, *found
 
 
 def played_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, str | None]]:
@@ -526,20 +517,26 @@ def played_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, str |
     is no regular file, is passed over."""
     for name in names:
         try:
-            fd = os.open(os.path.join(folder, name), READ_FLAGS & ~os.O_NOFOLLOW)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
+            found = _regular_text(os.path.join(folder, name), READ_FLAGS & ~os.O_NOFOLLOW)
         except OSError:
             yield name, None
             continue
-        try:
-            text = _read_text(fd) if stat.S_ISREG(os.fstat(fd).st_mode) else False
-        except OSError:
-            text = None
-        finally:
-            os.close(fd)
-        if text is not False:
-            yield name, text
+        if found:
+            yield name, found[0]
+
+
+def _regular_text(path: str, flags: int) -> tuple[str, float] | None:
+    """(text, mtime) of PATH, opened with FLAGS, if it is a regular file; None if it is not,
+    or is gone meanwhile. Any other failure is the caller's to judge (OSError)."""
+    try:
+        fd = os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        info = os.fstat(fd)
+        return (_read_text(fd), info.st_mtime) if stat.S_ISREG(info.st_mode) else None
+    finally:
+        os.close(fd)
 
 
 def _read_rest(fd: int, first: bytes) -> bytes:

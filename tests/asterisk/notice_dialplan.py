@@ -118,6 +118,14 @@ def install_commands(sandbox: AsteriskSandbox, **extra_settings: str) -> None:
         wrapper.chmod(0o755)
 
 
+def hold_music(sandbox: AsteriskSandbox) -> None:
+    """A default music-on-hold class, for the client while the operator composes a notice."""
+    run = sandbox.run.path
+    (run / "moh").mkdir()
+    write_tone(run / "moh" / "hold.wav", 5.0, hertz=300)
+    (sandbox.run.etc / "musiconhold.conf").write_text(f"[default]\nmode = files\ndirectory = {run}/moh\n")
+
+
 def configure(sandbox: AsteriskSandbox, dialplan: str, prepared=None) -> None:
     """The shipped files, DIALPLAN as extensions.conf (it may use {run}), the in-call feature,
     hold music, prepared recordings {number: seconds} and the commands."""
@@ -127,9 +135,7 @@ def configure(sandbox: AsteriskSandbox, dialplan: str, prepared=None) -> None:
     (etc / "extensions.conf").write_text(dialplan.replace("{run}", str(run)))
     (etc / "features.conf").write_text('[applicationmap]\n#include "features_notice.conf"\n')
     (etc / "modules.conf").write_text(MODULES + EXTRA_MODULES)
-    (run / "moh").mkdir()
-    write_tone(run / "moh" / "hold.wav", 5.0, hertz=300)
-    (etc / "musiconhold.conf").write_text(f"[default]\nmode = files\ndirectory = {run}/moh\n")
+    hold_music(sandbox)
     folder = sandbox.recordings_dir / "prepared"
     folder.mkdir()
     for number, seconds in (prepared or {}).items():

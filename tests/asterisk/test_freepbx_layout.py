@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import MODULES, AsteriskSandbox, write_tone
-from notice_dialplan import EXTRA_MODULES, IN_CALL_CODE, PROMPTS, SETTINGS, executed
+from harness import MODULES, AsteriskSandbox
+from notice_dialplan import EXTRA_MODULES, IN_CALL_CODE, PROMPTS, SETTINGS, executed, hold_music
 
 AFTER_CALL = SETTINGS["NOTICE_CODE_AFTER_CALL"]
 NOTICE = str(Path(sys.executable).parent / "notice")
@@ -174,9 +174,7 @@ def lay_out(sandbox: AsteriskSandbox, version: str) -> None:
     (etc / "extensions_custom.conf").write_text("[from-internal-custom]\n")
     modules = MODULES + EXTRA_MODULES + ("load = app_macro.so\n" if version == "16" else "")
     (etc / "modules.conf").write_text(modules)
-    (sandbox.run.path / "moh").mkdir()
-    write_tone(sandbox.run.path / "moh" / "hold.wav", 5.0, hertz=300)
-    (etc / "musiconhold.conf").write_text(f"[default]\nmode = files\ndirectory = {sandbox.run.path}/moh\n")
+    hold_music(sandbox)
 
 
 def install(etc: Path) -> str:
