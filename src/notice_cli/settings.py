@@ -11,7 +11,6 @@ import os
 import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping
-from datetime import tzinfo
 
 from .callfile import MAX_LINE_BYTES, check_value, fits_a_line
 from .errors import InvalidInput, shown
@@ -52,7 +51,7 @@ class Settings(namedtuple("Settings", DEFAULTS, defaults=DEFAULTS.values())):
     __slots__ = ()
 
     @property
-    def zone(self) -> tzinfo:
+    def zone(self) -> Zone:
         if self.tz is not None:
             return self.tz
         from .when import system_zone
@@ -136,7 +135,7 @@ def _code(keys: str) -> Callable[[str], str]:
     return convert
 
 
-def _tz(text: str) -> tzinfo | None:
+def _tz(text: str) -> Zone | None:
     from .when import zone_named
 
     return zone_named(text) if text else None

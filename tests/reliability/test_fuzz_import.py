@@ -55,7 +55,7 @@ from notice_cli import cli
 from notice_cli.callfile import parse
 from notice_cli.errors import InvalidInput
 from notice_cli.notice import content_id
-from notice_cli.when import parse_instant
+from notice_cli.when import parse_instant, zone_named
 from strategies import (FUZZ, NUMBERS, PREPARED, RECORDING_CHOICES, RECORDING_NAMES, RECORDINGS, RELATIVE,
                         VALID_NUMBERS, WHENS, ZONES, attacked, fuzz_root, staged)
 
@@ -312,7 +312,7 @@ def header_fields(file: ImportFile) -> list:
 
 def _instant(text: str, zone: str, now: float):
     try:
-        return parse_instant(text, ZoneInfo(zone), now)
+        return parse_instant(text, zone_named(zone), now)
     except InvalidInput:
         return None
 

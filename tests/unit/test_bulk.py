@@ -12,11 +12,12 @@ from notice_cli.bulk import Imported, import_notices, plan, read_rows
 from notice_cli.errors import InvalidInput
 from notice_cli.notice import Notice, content_id
 from notice_cli.settings import Settings
+from notice_cli.when import UTC
 
 RECORDINGS = "/srv/recordings"
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc).timestamp()
 DUE = int(datetime(2026, 12, 1, 10, 30, tzinfo=timezone.utc).timestamp())
-SETTINGS = Settings(recordings_dir=RECORDINGS, prepared_dir=RECORDINGS + "/prepared", tz=timezone.utc)
+SETTINGS = Settings(recordings_dir=RECORDINGS, prepared_dir=RECORDINGS + "/prepared", tz=UTC)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 from notice_cli.inventory import Listed
 from notice_cli.output import MISSING, FINISHED_COLUMNS, PENDING_COLUMNS, clock, finished_rows, pending_rows, write
 from notice_cli.record import SpooledNotice
-from notice_cli.when import format_due, zone_named
+from notice_cli.when import UTC, format_due, zone_named
 
 COLUMNS = ("id", "when", "count")
 ROWS = [("a", "2099-12-01T10:30:00+00:00", 0), ("bbbbbb", None, 12)]
@@ -72,7 +72,7 @@ def notice(**fields):
 
 def test_pending_rows_show_the_recording_as_named_and_the_state():
     listed = [Listed(4100000000, notice()), Listed(None, notice(id="n2", recording="/srv/other", attempts=1))]
-    assert rows_of(pending_rows(listed, timezone.utc, "/var/spool/asterisk/notice/")) == [
+    assert rows_of(pending_rows(listed, UTC, "/var/spool/asterisk/notice/")) == [
         ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "prepared/3", 0, "pending"),
         ("n2", None, "79991234567", "/srv/other", 1, "retrying"),
     ]
@@ -82,7 +82,7 @@ def test_pending_rows_show_the_recording_as_named_and_the_state():
 def test_finished_rows_show_the_outcome_and_the_last_attempt():
     listed = [Listed(4100000000, notice(attempts=2, last_attempt=4100000060, status="Completed")),
               Listed(4100000000, notice(id="n2"))]
-    assert rows_of(finished_rows(listed, timezone.utc)) == [
+    assert rows_of(finished_rows(listed, UTC)) == [
         ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "Completed", 2, "2099-12-03T16:54:20+00:00"),
         ("n2", "2099-12-03T16:53:20+00:00", "79991234567", "unknown", 0, None),
     ]

@@ -14,9 +14,10 @@ from notice_cli.errors import EXIT_INVALID, EXIT_SPOOL, InvalidInput, NoticeErro
 from notice_cli.notice import Notice
 from notice_cli.schedule import schedule
 from notice_cli.settings import Settings
+from notice_cli.when import zone_named
 from zoneinfo import ZoneInfo
 
-MOSCOW = ZoneInfo("Europe/Moscow")  # loaded now: the fake file system has no zoneinfo files
+MOSCOW = zone_named("Europe/Moscow")  # checked now: the fake file system has no zoneinfo files
 SPOOL = "/var/spool/asterisk"
 OUTGOING = SPOOL + "/outgoing"
 STAGING = SPOOL + "/tmp"
@@ -25,7 +26,7 @@ RECORDING = "rec_1764322200.42"
 NOW = 1764322200.25  # 2025-11-28T09:30:00.25Z
 ID_PREFIX = "20251128093000-"
 KEYPAD = "2026*12*01**10***30"
-DUE = int(datetime(2026, 12, 1, 10, 30, tzinfo=MOSCOW).timestamp())
+DUE = int(datetime(2026, 12, 1, 10, 30, tzinfo=ZoneInfo(MOSCOW.key)).timestamp())
 DUE_TEXT = "2026-12-01T10:30:00+03:00"
 SETTINGS = Settings(spool_dir=SPOOL, recordings_dir=RECORDINGS, tz=MOSCOW)
 

@@ -9,19 +9,23 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from notice_cli.errors import InvalidInput
-from notice_cli.when import format_due, parse_instant, parse_when, system_zone, zone_named
+from notice_cli.when import UTC, format_due, parse_instant, parse_when, system_zone, zone_named
 
-UTC = timezone.utc
-MOSCOW = ZoneInfo("Europe/Moscow")
-NEW_YORK = ZoneInfo("America/New_York")
-BERLIN = ZoneInfo("Europe/Berlin")
-LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # a DST change of 30 minutes
+MOSCOW = zone_named("Europe/Moscow")
+NEW_YORK = zone_named("America/New_York")
+BERLIN = zone_named("Europe/Berlin")
+LORD_HOWE = zone_named("Australia/Lord_Howe")  # a DST change of 30 minutes
 # A fixed "now" well before every time below: 2026-11-28 00:00:00 UTC.
-NOW = datetime(2026, 11, 28, tzinfo=UTC).timestamp()
+NOW = datetime(2026, 11, 28, tzinfo=timezone.utc).timestamp()
+
+
+def oracle(zone):
+    """The same zone in Python's zoneinfo: the expected values come from another implementation."""
+    return timezone.utc if zone == UTC else ZoneInfo(zone.key)
 
 
 def epoch(*args, zone=UTC):
-    return int(datetime(*args, tzinfo=zone).timestamp())
+    return int(datetime(*args, tzinfo=oracle(zone)).timestamp())
 
 
 @pytest.mark.parametrize("text, zone, expected", [
@@ -179,13 +183,13 @@ def test_system_zone_follows_tz_environment(monkeypatch):
 
 def test_keypad_path_does_not_import_dateutil():
     code = (
-        "import sys, time; from datetime import timezone\n"
-        "from notice_cli.when import parse_when\n"
-        "parse_when('2099*12*01**10***30', timezone.utc, time.time())\n"
-        "print('dateutil' in sys.modules)"
+        "import sys, time\n"
+        "from notice_cli.when import UTC, parse_when\n"
+        "parse_when('2099*12*01**10***30', UTC, time.time())\n"
+        "print(sorted({'dateutil', 're', 'datetime', 'zoneinfo'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    assert out.strip() == "[]"
 
 
 ZONES = st.sampled_from(["UTC", "Europe/Moscow", "America/New_York", "Europe/Berlin",
@@ -201,10 +205,10 @@ def test_keypad_round_trip_or_refusal(wall, zone_key):
     wall = wall.replace(second=0, microsecond=0)
     text = f"{wall:%Y*%m*%d**%H***%M}"
     try:
-        due = parse_when(text, zone, NOW)
+        due = parse_when(text, zone_named(zone_key), NOW)
     except InvalidInput as refusal:
         assert "does not exist in time zone" in str(refusal)
-        skipped = wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        skipped = wall.replace(tzinfo=zone).astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
         assert skipped != wall
         return
     local = datetime.fromtimestamp(due, zone)
@@ -246,3 +250,32 @@ def test_past_relative_time_is_rounded_down_and_a_date_alone_needs_date_alone():
         parse_instant("2026-12-01", UTC, NOW)
     with pytest.raises(InvalidInput, match="does not exist in time zone America/New_York"):
         parse_instant("2027-03-14 02:30", NEW_YORK, NOW, date_alone=True)
+
+
+# --- zones through the C library, held against Python's zoneinfo -----------------------------
+
+@settings(max_examples=400, deadline=None)
+@given(due=st.integers(-2**31, 253402300799 - 86400), zone_key=ZONES)
+def test_format_due_matches_zoneinfo(due, zone_key):
+    expected = datetime.fromtimestamp(due, ZoneInfo(zone_key)).isoformat()
+    assert format_due(due, zone_named(zone_key)) == expected
+
+
+def test_format_due_past_the_year_9999_in_the_zone_is_shown_in_utc():
+    assert format_due(253402300799, MOSCOW) == "9999-12-31T23:59:59+00:00"
+
+
+def test_a_zone_chosen_for_a_time_leaves_the_environment_alone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    format_due(0, MOSCOW)
+    assert format_due(0, system_zone()) == "1970-01-01T09:00:00+09:00"
+    monkeypatch.delenv("TZ")
+    format_due(0, MOSCOW)
+    assert "TZ" not in __import__("os").environ
+
+
+def test_a_posix_tz_rule_is_the_system_zone_as_the_c_library_reads_it(monkeypatch):
+    monkeypatch.setenv("TZ", "MSK-3")
+    zone = system_zone()
+    assert zone.key == "MSK-3"
+    assert parse_when("2026*12*01**10***30", zone, NOW) == epoch(2026, 12, 1, 7, 30)
