@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
 
 from .errors import EXIT_INTERNAL, EXIT_OK, InvalidRows, NoticeError
 
@@ -28,7 +27,7 @@ def notice_spool() -> None:
     notice_spool_command(prog_name=PROG)
 
 
-def run_spool(number: str, recording: str, when: str, options: Mapping[str, str | None] | None = None,
+def run_spool(number: str, recording: str, when: str, options: dict[str, str | None] | None = None,
               config: str | None = None, dry_run: bool = False, prog: str = PROG) -> int:
     """Schedule one notice and print one line; return the exit code."""
 
@@ -43,7 +42,7 @@ def run_spool(number: str, recording: str, when: str, options: Mapping[str, str 
     return guarded(prog, spool)
 
 
-def guarded(prog: str, action: Callable[[], int]) -> int:
+def guarded(prog: str, action) -> int:
     """Run ACTION and return its exit code; every error becomes one line on stderr and the exit
     code of its class (errors.py), never a traceback. The one place errors meet exit codes."""
     try:

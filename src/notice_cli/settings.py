@@ -8,11 +8,11 @@ admin knows whether to fix the dialplan, the environment or /etc/asterisk/notice
 from __future__ import annotations
 
 import os
-import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 
 from .callfile import MAX_LINE_BYTES, check_value, fits_a_line
+from .charset import DIGITS, NAME, WORD, made_of
 from .errors import InvalidInput, shown
 
 DEFAULT_CONFIG = "/etc/asterisk/notice.conf"
@@ -51,17 +51,16 @@ class Settings(namedtuple("Settings", DEFAULTS, defaults=DEFAULTS.values())):
     __slots__ = ()
 
     @property
-    def zone(self) -> Zone:
-        if self.tz is not None:
-            return self.tz
-        from .when import system_zone
+    def zone(self):
+        """The when.Zone of times given without an offset: tz, else the system's."""
+        from .when import system_zone  # not for the commands that never read a time
 
-        return system_zone()
+        return system_zone() if self.tz is None else self.tz
 
 
 def _whole(low: int, high: int) -> Callable[[str], int]:
     def convert(text: str) -> int:
-        if not re.fullmatch(r"[0-9]{1,9}", text.strip()) or not low <= int(text) <= high:
+        if not made_of(text.strip(), DIGITS, 1, 9) or not low <= int(text) <= high:
             raise ValueError(f"must be a whole number from {low} to {high}")
         return int(text)
 
@@ -72,7 +71,7 @@ def _folder(text: str) -> str:
     # A recordings folder goes into Playback's argument, where ',' and '&' have a meaning of
     # their own. A spool folder with a blank, a ';' (an Asterisk-style comment left in
     # notice.conf) or a line break is a slip to name with its source, not a folder to look for.
-    if not re.fullmatch(r"/[A-Za-z0-9_./-]*", text):
+    if not text.startswith("/") or not made_of(text, NAME + "/"):
         raise ValueError("must be an absolute path of letters, digits, '_', '.', '-' and '/'")
     return text.rstrip("/") or "/"
 
@@ -80,7 +79,8 @@ def _folder(text: str) -> str:
 def _channel(text: str) -> str:
     if NUMBER_PLACEHOLDER not in text:
         raise ValueError("must contain {number}, e.g. Local/{number}@from-internal")
-    if not re.match(r"[A-Za-z0-9_]+/.", text):
+    tech, slash, resource = text.partition("/")
+    if not made_of(tech, WORD) or not slash or resource[:1] in ("", "\n"):
         raise ValueError("must be Tech/resource, e.g. Local/{number}@from-internal or PJSIP/{number}@trunk")
     check_value("channel", text)
     _fits_a_line("Channel", text.replace(NUMBER_PLACEHOLDER, "9" * MAX_NUMBER), f"with a number of {MAX_NUMBER} digits, ")
@@ -128,28 +128,28 @@ def _unquoted(text: str) -> str:
 def _code(keys: str) -> Callable[[str], str]:
     """A code an operator keys: 1 to 10 of KEYS (the dialplan and features.conf take it as it is)."""
     def convert(text: str) -> str:
-        if not re.fullmatch(f"[{re.escape(keys)}]{{1,10}}", text):
+        if not made_of(text, keys, 1, 10):
             raise ValueError(f"must be 1 to 10 of the keys {keys}, e.g. *61")
         return text
 
     return convert
 
 
-def _tz(text: str) -> Zone | None:
+def _tz(text: str):
     from .when import zone_named
 
     return zone_named(text) if text else None
 
 
 def _owner(text: str) -> str | None:
-    if text and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}", text):
+    if text and not (made_of(text[0], WORD) and made_of(text, NAME, 1, 32)):
         raise ValueError("must be a user name such as asterisk")
     return text or None
 
 
 def _file_mode(text: str) -> int:
     digits = text[2:] if text.lower().startswith("0o") else text
-    if not re.fullmatch(r"[0-7]{3,4}", digits) or int(digits, 8) > 0o777:
+    if not made_of(digits, "01234567", 3, 4) or int(digits, 8) > 0o777:
         raise ValueError("must be an octal mode such as 0644 or 0640")
     mode = int(digits, 8)
     if mode & 0o600 != 0o600:
@@ -164,7 +164,7 @@ def _facility(text: str) -> str:
 
 
 def _tag(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", text):
+    if not made_of(text, NAME, 1, 32):
         raise ValueError("must be 1-32 letters, digits, '_', '.' or '-'")
     return text
 

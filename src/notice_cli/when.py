@@ -24,13 +24,15 @@ For the same reason the keypad form is read with str methods, and only the ISO f
 python-dateutil, and only the other forms ``re``.
 """
 
+from __future__ import annotations
+
 import os
 import time
 
+from .charset import DIGITS, made_of
 from .errors import InvalidInput, shown
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-DIGITS = "0123456789"
 LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z, the last instant an ISO date can show
 FORMS = "keypad YYYY*MM*DD**HH***MM, ISO 8601 like '2026-12-01 10:30', or relative like +15m"
 ZONE_FOLDER = "/usr/share/zoneinfo"  # glibc's, unless TZDIR names another
@@ -133,9 +135,7 @@ def keypad_fields(text: str) -> tuple[int, int, int, int, int] | None:
     if len(parts) != 8 or parts[3] or parts[5] or parts[6]:
         return None
     year, month, day, hour, minute = parts[0], parts[1], parts[2], parts[4], parts[7]
-    if len(year) != 4 or not all(1 <= len(part) <= 2 for part in (month, day, hour, minute)):
-        return None
-    if any(part.strip(DIGITS) for part in (year, month, day, hour, minute)):
+    if not made_of(year, DIGITS, 4, 4) or not all(made_of(part, DIGITS, 1, 2) for part in (month, day, hour, minute)):
         return None
     return int(year), int(month), int(day), int(hour), int(minute)
 
