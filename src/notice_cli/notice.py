@@ -3,19 +3,17 @@ the call file that carries it to Asterisk. No I/O here."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import namedtuple
 
 from .callfile import CallFile
+from .charset import DIGITS, NAME, WORD, made_of
 from .errors import InvalidInput, shown
 from .settings import MAX_NUMBER, NUMBER_PLACEHOLDER, Settings
 
-NUMBER = re.compile(r"\+?[0-9]+")
 # As the dialplan names recordings (rec_${UNIQUEID}): a dot is allowed, a leading one is not,
 # and nothing that would leave the recordings folder or mean something to Playback (, &).
 MAX_RECORDING = 200
-RECORDING_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # The dialplan records each message as rec_<uniqueid>-<epoch>: the only recordings notice-cli
 # removes (discard-recording, gc, cancel); prepared ones and those an admin put there stay.
 DIALPLAN_RECORDING_PREFIX = "rec_"
@@ -43,7 +41,7 @@ PLAYBACK = "Playback"
 # compiles them on first use and keeps them).
 MAX_ID = 64
 NOTICE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-CALL_FILE_NAME = re.escape(FILE_PREFIX) + "(" + NOTICE_ID + ")" + re.escape(FILE_SUFFIX)
+CALL_FILE_NAME = FILE_PREFIX + "(" + NOTICE_ID + r")\.call"
 
 
 class Notice(namedtuple("Notice", "id number recording due")):
@@ -58,7 +56,7 @@ class Notice(namedtuple("Notice", "id number recording due")):
 
 
 def check_number(text: str) -> str:
-    if len(text) > MAX_NUMBER or not NUMBER.fullmatch(text):
+    if not made_of(text[1:] if text.startswith("+") else text, DIGITS, 1, MAX_NUMBER - text.startswith("+")):
         raise InvalidInput(
             f"number {shown(text)} is not a phone number: use digits only, optionally one leading '+', "
             f"at most {MAX_NUMBER} characters"
@@ -67,7 +65,7 @@ def check_number(text: str) -> str:
 
 
 def check_recording_name(text: str) -> str:
-    if len(text) > MAX_RECORDING or not RECORDING_NAME.fullmatch(text):
+    if not (made_of(text[:1], WORD) and made_of(text, NAME, 1, MAX_RECORDING)):
         raise InvalidInput(
             f"recording {shown(text)} is not a recording name: use letters, digits, '_', '-' and '.', "
             "not starting with '.' or '-', no '/' (a name in the recordings folder, e.g. rec_1732790000.42)"
@@ -119,6 +117,8 @@ def content_id(number: str, recording: str, due: int) -> str:
 
 
 def check_notice_id(text: str) -> str:
+    import re
+
     if not re.fullmatch(NOTICE_ID, text):
         raise InvalidInput(
             f"notice id {shown(text)} is not a notice id: letters, digits, '_' and '-', not starting "
@@ -133,6 +133,8 @@ def call_file_name(notice_id: str) -> str:
 
 def notice_id_of(file_name: str) -> str | None:
     """The id in a call file's name if the name is one notice-cli gives, else None."""
+    import re
+
     found = re.fullmatch(CALL_FILE_NAME, file_name)
     return found.group(1) if found else None
 
