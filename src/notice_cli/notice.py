@@ -4,11 +4,11 @@ the call file that carries it to Asterisk. No I/O here."""
 from __future__ import annotations
 
 import time
-from collections import namedtuple
 
 from .callfile import CallFile
 from .charset import DIGITS, NAME, WORD, made_of
 from .errors import InvalidInput, shown
+from .value import Value
 from .settings import MAX_NUMBER, NUMBER_PLACEHOLDER, Settings
 
 # As the dialplan names recordings (rec_${UNIQUEID}): a dot is allowed, a leading one is not,
@@ -44,11 +44,11 @@ NOTICE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 CALL_FILE_NAME = FILE_PREFIX + "(" + NOTICE_ID + r")\.call"
 
 
-class Notice(namedtuple("Notice", "id number recording due")):
+class Notice(Value):
     """id: the notice's name; number: the client's; recording: its path without extension,
     as Playback takes it; due: Unix seconds, the call file's mtime."""
 
-    __slots__ = ()
+    __slots__ = ("id", "number", "recording", "due")
 
     @property
     def file_name(self) -> str:

@@ -4,20 +4,20 @@ Asterisk's spool. Every check comes before the first write, so a refusal leaves 
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 
 from .callfile import render
 from .notice import Notice, call_file_for, check_number, check_recording_name, new_notice_id, prepared_ordinal
 from .settings import Settings
 from .spool import find_recording, log_scheduled, spool_call_file
+from .value import Value
 from .when import format_due, parse_when
 
 
-class Scheduled(namedtuple("Scheduled", "notice due_text call_file path")):
+class Scheduled(Value):
     """The notice, its due time as ISO 8601 in the configured zone, the call file's text, and
     its path in outgoing/ (None for a dry run)."""
 
-    __slots__ = ()
+    __slots__ = ("notice", "due_text", "call_file", "path")
 
     def report(self) -> str:
         if self.path is None:

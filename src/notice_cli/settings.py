@@ -8,12 +8,12 @@ admin knows whether to fix the dialplan, the environment or /etc/asterisk/notice
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 from collections.abc import Callable, Mapping
 
 from .callfile import MAX_LINE_BYTES, check_value, fits_a_line
 from .charset import DIGITS, NAME, WORD, made_of
 from .errors import InvalidInput, shown
+from .value import Value
 
 DEFAULT_CONFIG = "/etc/asterisk/notice.conf"
 CONFIG_ENV = "NOTICE_CONFIG"
@@ -45,10 +45,11 @@ DEFAULTS = {
 }
 
 
-class Settings(namedtuple("Settings", DEFAULTS, defaults=DEFAULTS.values())):
+class Settings(Value):
     """The checked settings; Settings() is all defaults, Settings(max_retries=0) changes one."""
 
-    __slots__ = ()
+    __slots__ = tuple(DEFAULTS)
+    DEFAULTS = DEFAULTS
 
     @property
     def zone(self):
@@ -169,11 +170,11 @@ def _tag(text: str) -> str:
     return text
 
 
-class Setting(namedtuple("Setting", "name env convert metavar help")):
+class Setting(Value):
     """One setting: its name (the config key), environment variable, converter (text to
     value, ValueError with a hint when refused), and its --help."""
 
-    __slots__ = ()
+    __slots__ = ("name", "env", "convert", "metavar", "help")
 
     @property
     def option(self) -> str:
