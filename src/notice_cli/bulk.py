@@ -12,8 +12,8 @@ A row without an id gets one from what it is: its due second and a hash of its n
 recording (as written) and due time (notice.content_id). Importing the same file again finds
 every notice it already scheduled, pending or finished, by that id and skips it; so does a row
 repeated in the file, and a row that another import of the file, running at the same time,
-has spooled or is spooling (spool.spool_call_files). A relative time (+1d) is relative to each
-run, so each run schedules it anew: give absolute times, or ids, in a file that may be
+has spooled or is spooling (spool_writer.spool_call_files). A relative time (+1d) is relative
+to each run, so each run schedules it anew: give absolute times, or ids, in a file that may be
 imported twice.
 """
 
@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterable, Iterator
 
 from .callfile import render
 from .errors import InvalidInput, InvalidRows, shown
-from .notice import (Notice, call_file_for, check_notice_id, check_number, check_recording_name,
-                     content_id, notice_id_of)
-from .recording_files import mark_used
-from .schedule import recording_path
+from .dialplan_recordings import mark_used
+from .log import log_lines
+from .notice import Notice, call_file_for, check_notice_id, check_number, content_id, notice_id_of
+from .recordings import check_recording_name, recording_path
 from .settings import Settings
-from .spool import ARCHIVE, OUTGOING, log_lines, names_in, spool_call_files
+from .spool import ARCHIVE, OUTGOING, names_in
+from .spool_writer import spool_call_files
 from .when import check_future, format_due, parse_instant
 
 COLUMNS = ("number", "recording", "when", "id")

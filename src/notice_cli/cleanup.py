@@ -18,16 +18,81 @@ from __future__ import annotations
 
 import os
 import time
+from collections import namedtuple
 from collections.abc import Collection, Iterable
 
+from .dialplan_recordings import Candidate, decide, dialplan_recordings, newest_uses, recording_in, remove_recording
 from .errors import InvalidInput, SpoolError
-from .notice import check_dialplan_recording, is_dialplan_recording, notice_id_of
+from .notice import notice_id_of
 from .record import recording_of
-from .recording_files import dialplan_recordings, recording_in, remove_recording
-from .recordings import (CALLING, CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED,
-                         UNSURE, Candidate, Collected, Fate, decide, names_played, newest_uses, recording_namer)
+from .recordings import check_dialplan_recording, is_dialplan_recording, names_played, recording_namer
 from .settings import Settings
-from .spool import ARCHIVE, OUTGOING, STAGING, being_written, call_file_texts, names_in, played_texts, same_folder
+from .spool import ARCHIVE, OUTGOING, STAGING, names_in, same_folder
+from .spool_reader import call_file_texts, played_texts
+from .spool_writer import being_written
+
+# What became of a recording that was to go, and the words for it: a line of its own
+# (discard-recording) and a clause of notice cancel's line. NAME is the recording, WHO the
+# notice that plays it, FOLDER the recordings folder.
+REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED, UNSURE, CALLING = (
+    "removed", "played", "missing", "changed", "prepared", "not the dialplan's", "outside", "failed", "unsure",
+    "calling")
+SAYINGS = {
+    REMOVED: ("removed recording {name} from {folder}", "removed its recording {name}"),
+    PLAYED: ("kept recording {name}: {who} plays it", "kept its recording {name} ({who} plays it)"),
+    MISSING: ("no recording {name} in {folder}: nothing removed", "its recording {name} is not there"),
+    CHANGED: ("kept recording {name}: it changed while being removed",
+              "kept its recording {name} (it changed while being removed)"),
+    PREPARED: ("kept recording {name}: {folder} is the prepared recordings' folder (prepared_dir)",
+               "its recording {name} is kept (prepared)"),
+    NOT_DIALPLAN: (None, "its recording {name} is kept (not recorded by the dialplan)"),
+    OUTSIDE: (None, "its recording {name} is kept (not in the recordings folder)"),
+    FAILED: (None, "its recording {name} could not be removed: {who}"),
+    UNSURE: ("kept recording {name}: {who} is being written or cannot be read, and may play it",
+             "kept its recording {name} ({who} is being written or cannot be read, and may play it)"),
+    CALLING: (None, "kept its recording {name} (Asterisk may be calling with it)"),
+}
+
+
+class Fate(namedtuple("Fate", "outcome name who")):
+    """What became of the recording NAME: OUTCOME, one of SAYINGS; WHO plays it (PLAYED) or
+    what went wrong (FAILED)."""
+
+    __slots__ = ()
+
+    def line(self, folder: str) -> str:
+        return SAYINGS[self.outcome][0].format(name=self.name, who=self.who, folder=folder)
+
+    def clause(self) -> str:
+        return SAYINGS[self.outcome][1].format(name=self.name, who=self.who)
+
+
+class Collected(namedtuple("Collected", "folder retention removed played changed state unsure",
+                           defaults=((),))):
+    """What notice gc did in the recordings FOLDER: the names REMOVED, those kept because a
+    pending notice PLAYED them, they CHANGED meanwhile, or a call file being written or not
+    readable may play them (UNSURE); STATE is None, or why the folder was left alone (MISSING,
+    PREPARED)."""
+
+    __slots__ = ()
+
+    def report(self) -> str:
+        if self.state == MISSING:
+            return f"no recordings folder {self.folder} (recordings_dir): no recording removed"
+        if self.state == PREPARED:
+            return (f"left the recordings in {self.folder} alone: it is the prepared recordings' "
+                    "folder (prepared_dir) too")
+        removed = _count(len(self.removed), "recording")
+        line = f"removed {removed} unused for {_count(self.retention, 'day')} from {self.folder}"
+        kept = [f"{len(self.played)} played by pending notices"] if self.played else []
+        kept += [f"{len(self.changed)} changed meanwhile"] if self.changed else []
+        kept += [f"{len(self.unsure)} maybe played by a call file being written or not readable"] \
+            if self.unsure else []
+        return line + (f" (kept: {', '.join(kept)})" if kept else "")
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
 class Playing:
@@ -36,8 +101,9 @@ class Playing:
     has not read yet, so that looking again before each removal costs a listing.
 
     A call file that may play any recording makes UNSURE name it: ours in tmp/ with no Data
-    line yet while its writer may still be writing it (spool.being_written), or one that cannot
-    be read (another user's, permission denied). While it stands, nothing is removed: what it plays is not known."""
+    line yet while its writer may still be writing it (spool_writer.being_written), or one that
+    cannot be read (another user's, permission denied). While it stands, nothing is removed:
+    what it plays is not known."""
 
     def __init__(self, spool_dir: str, now: float | None = None):
         # tmp/ before outgoing/: a staging file renamed between the two is found in outgoing/

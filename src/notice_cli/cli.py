@@ -390,7 +390,7 @@ def gc_command(ctx, config, **options):
     """
     def run():
         from .cleanup import collect
-        from .spool import clean_staging
+        from .spool_writer import clean_staging
 
         settings = load(options, config)
         now = time.time()

@@ -13,7 +13,6 @@ leaves every file, and its mtime, as it was.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +20,7 @@ from importlib import resources
 
 from .dialplan_install import Change, Layout, installed_codes, planned, with_codes
 from .errors import ConfigFolderError, InvalidInput, NoticeError
-from .spool import fsync_folder
+from .spool import explain_failure, fsync_folder
 
 
 def install_dialplan(layout: Layout, folder: str, removing: bool = False, dry_run: bool = False,
@@ -163,12 +162,5 @@ def _staged(path: str, text: str, like: str) -> tuple[str, str]:
 
 def _explained(problem: OSError, path: str | None, doing: str) -> str:
     """One line an admin can act on, for a failure while DOING (read, write) PATH."""
-    where = path or problem.filename
-    if problem.errno in (errno.EACCES, errno.EPERM):
-        return (f"permission denied on {where}; run as root or as the owner of Asterisk's configuration "
-                "files (asterisk)")
-    if problem.errno == errno.EROFS:
-        return f"{where} is on a read-only file system"
-    if problem.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"no space left on the device of {where}; free some space"
-    return f"cannot {doing} {where}: {problem.strerror or problem}"
+    return explain_failure(problem, path or problem.filename, doing,
+                           "the owner of Asterisk's configuration files (asterisk)")

@@ -17,8 +17,8 @@ from .errors import InvalidInput, NotFound, shown
 from .notice import call_file_name, check_notice_id, notice_id_of
 from .record import SpooledNotice, read_listed, read_notice
 from .settings import Settings
-from .spool import (ARCHIVE, OUTGOING, call_file_bytes, mtime_of, read_call_file, remove_call_file, same_folder,
-                    sync_folder)
+from .spool import ARCHIVE, OUTGOING, same_folder, sync_folder
+from .spool_reader import call_file_bytes, mtime_of, read_call_file, remove_call_file
 from .when import format_due
 
 # Asterisk starts a call within a second after its due second: a notice due this soon (or

@@ -1,31 +1,16 @@
-"""A notice: the client's number, the recording to play and when; the rules for each, and
-the call file that carries it to Asterisk. No I/O here."""
+"""A notice: the client's number, the recording to play and when; the rules for each (those of
+a recording's name in recordings.py), and the call file that carries it to Asterisk. No I/O here."""
 
 from __future__ import annotations
 
 import time
 
 from .callfile import CallFile
-from .charset import DIGITS, NAME, WORD, made_of
+from .charset import DIGITS, made_of
 from .errors import InvalidInput, shown
 from .value import Value
 from .settings import MAX_NUMBER, NUMBER_PLACEHOLDER, Settings
 
-# As the dialplan names recordings (rec_${UNIQUEID}): a dot is allowed, a leading one is not,
-# and nothing that would leave the recordings folder or mean something to Playback (, &).
-MAX_RECORDING = 200
-# The dialplan records each message as rec_<uniqueid>-<epoch>: the only recordings notice-cli
-# removes (discard-recording, gc, cancel); prepared ones and those an admin put there stay.
-DIALPLAN_RECORDING_PREFIX = "rec_"
-# Formats Asterisk's Playback finds by extension (format_* modules shipped with Asterisk).
-AUDIO_EXTENSIONS = (
-    "wav", "WAV", "wav16", "gsm", "ulaw", "ul", "mu", "alaw", "al", "pcm", "sln", "slin", "raw",
-    "sln12", "sln16", "sln24", "sln32", "sln44", "sln48", "sln96", "sln192", "g722", "g719",
-    "g723", "g723sf", "g726-16", "g726-24", "g726-32", "g726-40", "g729", "ilbc", "siren7",
-    "siren14", "ogg", "opus", "vox", "mp3",
-)
-# A RECORDING of digits only is the ordinal of a prepared recording (N.wav in prepared_dir).
-MAX_PREPARED = 999
 # The call file carries the notice's id, the client's number and the scheduled time as channel
 # variables: Asterisk moves the file's mtime while it retries, and the channel template may
 # change, so these are the only lasting record of what was scheduled (notice list, history).
@@ -62,43 +47,6 @@ def check_number(text: str) -> str:
             f"at most {MAX_NUMBER} characters"
         )
     return text
-
-
-def check_recording_name(text: str) -> str:
-    if not (made_of(text[:1], WORD) and made_of(text, NAME, 1, MAX_RECORDING)):
-        raise InvalidInput(
-            f"recording {shown(text)} is not a recording name: use letters, digits, '_', '-' and '.', "
-            "not starting with '.' or '-', no '/' (a name in the recordings folder, e.g. rec_1732790000.42)"
-        )
-    return text
-
-
-def check_dialplan_recording(text: str) -> str:
-    """TEXT if it names a recording the dialplan made (rec_..., within the rules of a recording
-    name): the only kind notice-cli ever removes."""
-    check_recording_name(text)
-    if not text.startswith(DIALPLAN_RECORDING_PREFIX):
-        raise InvalidInput(f"recording {shown(text)} is not one the dialplan recorded "
-                           f"({DIALPLAN_RECORDING_PREFIX}...); notice-cli removes only those, never a prepared "
-                           "recording or one put there by hand")
-    return text
-
-
-def is_dialplan_recording(name: str) -> bool:
-    try:
-        check_dialplan_recording(name)
-    except InvalidInput:
-        return False
-    return True
-
-
-def prepared_ordinal(name: str) -> int | None:
-    """N if the recording NAME (already checked) picks prepared recording N, else None."""
-    if not name.isdigit():
-        return None
-    if not 1 <= int(name) <= MAX_PREPARED:
-        raise InvalidInput(f"prepared recording {shown(name)} does not exist: they are numbered 1 to {MAX_PREPARED}")
-    return int(name)
 
 
 def new_notice_id(now: float, entropy: bytes) -> str:

@@ -1,34 +1,63 @@
-"""The recordings notices play, and when one may be removed. No I/O here: recording_files.py
-finds and removes the files, cleanup.py reads the spool in the order these rules need.
-
-Only the dialplan's own recordings are ever removed: rec_<uniqueid>-<epoch>.<format> at the
-top of the recordings folder, never a prepared recording, never a file an admin put there
-under another name. One goes when no pending notice plays it and it has not been used for
-the retention (recording_retention days): since the newest of the times the finished notices
-that played it were archived, or, if no notice ever played it (a flow abandoned when its
-discard could not run), since it was written.
+"""The recordings notices play: the rules of a recording's name, where the one a notice plays
+is (in the recordings folder, or a prepared recording picked by its number), and which
+recordings a call file's Playback argument names. notice-spool looks a recording up here on
+every call, so this module imports no more than os, charset.py and errors.py when it loads.
 """
 
 from __future__ import annotations
 
-from collections import namedtuple
-from collections.abc import Iterable, Mapping
+import os
 
-from .notice import AUDIO_EXTENSIONS, is_dialplan_recording
+from .charset import NAME, WORD, made_of
+from .errors import InvalidInput, shown
 
-DAY = 86400
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for annotations only
+    from .settings import Settings
+
+# As the dialplan names recordings (rec_${UNIQUEID}): a dot is allowed, a leading one is not,
+# and nothing that would leave the recordings folder or mean something to Playback (, &).
+MAX_RECORDING = 200
+# The dialplan records each message as rec_<uniqueid>-<epoch>: the only recordings notice-cli
+# removes (discard-recording, gc, cancel); prepared ones and those an admin put there stay.
+DIALPLAN_RECORDING_PREFIX = "rec_"
+# Formats Asterisk's Playback finds by extension (format_* modules shipped with Asterisk).
+AUDIO_EXTENSIONS = (
+    "wav", "WAV", "wav16", "gsm", "ulaw", "ul", "mu", "alaw", "al", "pcm", "sln", "slin", "raw",
+    "sln12", "sln16", "sln24", "sln32", "sln44", "sln48", "sln96", "sln192", "g722", "g719",
+    "g723", "g723sf", "g726-16", "g726-24", "g726-32", "g726-40", "g729", "ilbc", "siren7",
+    "siren14", "ogg", "opus", "vox", "mp3",
+)
+# A RECORDING of digits only is the ordinal of a prepared recording (N.wav in prepared_dir).
+MAX_PREPARED = 999
 
 
-def recording_namer(recordings_dir: str):
-    """The recording as the operator named it: its path inside the recordings folder
-    (rec_1732790000.42, prepared/3), else the whole path."""
-    prefix = recordings_dir.rstrip("/") + "/"
-    cut = len(prefix)
+def check_recording_name(text: str) -> str:
+    if not (made_of(text[:1], WORD) and made_of(text, NAME, 1, MAX_RECORDING)):
+        raise InvalidInput(
+            f"recording {shown(text)} is not a recording name: use letters, digits, '_', '-' and '.', "
+            "not starting with '.' or '-', no '/' (a name in the recordings folder, e.g. rec_1732790000.42)"
+        )
+    return text
 
-    def name(path: str | None) -> str | None:
-        return path[cut:] if path and path.startswith(prefix) else path
 
-    return name
+def check_dialplan_recording(text: str) -> str:
+    """TEXT if it names a recording the dialplan made (rec_..., within the rules of a recording
+    name): the only kind notice-cli ever removes."""
+    check_recording_name(text)
+    if not text.startswith(DIALPLAN_RECORDING_PREFIX):
+        raise InvalidInput(f"recording {shown(text)} is not one the dialplan recorded "
+                           f"({DIALPLAN_RECORDING_PREFIX}...); notice-cli removes only those, never a prepared "
+                           "recording or one put there by hand")
+    return text
+
+
+def is_dialplan_recording(name: str) -> bool:
+    try:
+        check_dialplan_recording(name)
+    except InvalidInput:
+        return False
+    return True
 
 
 def dialplan_recording_of(file_name: str) -> str | None:
@@ -37,6 +66,40 @@ def dialplan_recording_of(file_name: str) -> str | None:
     plays (rec_1732790000.42 is no file of rec_1732790000)."""
     name, dot, extension = file_name.rpartition(".")
     return name if dot and extension in AUDIO_EXTENSIONS and is_dialplan_recording(name) else None
+
+
+def prepared_ordinal(name: str) -> int | None:
+    """N if the recording NAME (already checked) picks prepared recording N, else None."""
+    if not name.isdigit():
+        return None
+    if not 1 <= int(name) <= MAX_PREPARED:
+        raise InvalidInput(f"prepared recording {shown(name)} does not exist: they are numbered 1 to {MAX_PREPARED}")
+    return int(name)
+
+
+def recording_path(name: str, settings: Settings) -> str:
+    """Where the recording NAME is, as Playback takes it: a prepared one when NAME is its number."""
+    ordinal = prepared_ordinal(name)
+    if ordinal is None:
+        return find_recording(settings.recordings_dir, name)
+    return find_recording(settings.prepared_dir, str(ordinal), "prepared recording", "prepared_dir")
+
+
+def find_recording(folder: str, name: str, kind: str = "recording", setting: str = "recordings_dir") -> str:
+    """The recording's path without extension (as Playback wants it) if a file of a format
+    Asterisk plays is in FOLDER; a name given with its extension is accepted too. KIND and
+    SETTING name the recording and the folder's setting in a refusal."""
+    base = os.path.join(folder, name)
+    if any(os.path.isfile(f"{base}.{ext}") for ext in AUDIO_EXTENSIONS):
+        return base
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and ext in AUDIO_EXTENSIONS and os.path.isfile(base):
+        return os.path.join(folder, stem)
+    if not os.path.isdir(folder):
+        raise InvalidInput(f"{kind}s folder {folder} does not exist; create it or set {setting}")
+    raise InvalidInput(
+        f"{kind} {shown(name)} is not in {folder}: no {name}.wav (or .gsm, .ulaw, .alaw, .sln, .g722, ...) there"
+    )
 
 
 def names_played(data: str) -> set[str]:
@@ -52,107 +115,13 @@ def names_played(data: str) -> set[str]:
     return names
 
 
-def newest_uses(played: Iterable[tuple[str, float]]) -> dict[str, float]:
-    """{recording name: the newest time} of the (Data line, time) pairs of the call files PLAYED."""
-    newest: dict[str, float] = {}
-    for data, at in played:
-        for name in names_played(data):
-            newest[name] = max(at, newest.get(name, at))
-    return newest
+def recording_namer(recordings_dir: str):
+    """The recording as the operator named it: its path inside the recordings folder
+    (rec_1732790000.42, prepared/3), else the whole path."""
+    prefix = recordings_dir.rstrip("/") + "/"
+    cut = len(prefix)
 
+    def name(path: str | None) -> str | None:
+        return path[cut:] if path and path.startswith(prefix) else path
 
-class Candidate(namedtuple("Candidate", "name files mtime")):
-    """A dialplan recording as found in the recordings folder: its NAME, its FILES (one per
-    format, each as recording_files.py found it, to see whether it changed since) and MTIME,
-    the newest of the files' modification times."""
-
-    __slots__ = ()
-
-
-class Decided(namedtuple("Decided", "remove played recent")):
-    """decide()'s verdicts: the candidates to REMOVE, those a pending notice PLAYED (kept
-    whatever their age), and the RECENT ones, used within the retention."""
-
-    __slots__ = ()
-
-
-def decide(candidates: Iterable[Candidate], playing: Mapping[str, str], finished: Mapping[str, float],
-           now: float, retention_days: int) -> Decided:
-    """Which CANDIDATES may go at NOW: none that a pending notice plays (PLAYING: name -> who),
-    only those unused for RETENTION_DAYS: their last use is the newest time a finished notice
-    that played them was archived (FINISHED: name -> time), or their own mtime if that is
-    newer (no notice ever played it, or it was written again since)."""
-    cutoff = now - retention_days * DAY
-    decided = Decided([], [], [])
-    for candidate in candidates:
-        if candidate.name in playing:
-            decided.played.append(candidate)
-        elif max(candidate.mtime, finished.get(candidate.name, candidate.mtime)) < cutoff:
-            decided.remove.append(candidate)
-        else:
-            decided.recent.append(candidate)
-    return decided
-
-
-# What became of a recording that was to go, and the words for it: a line of its own
-# (discard-recording) and a clause of notice cancel's line. NAME is the recording, WHO the
-# notice that plays it, FOLDER the recordings folder.
-REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED, UNSURE, CALLING = (
-    "removed", "played", "missing", "changed", "prepared", "not the dialplan's", "outside", "failed", "unsure",
-    "calling")
-SAYINGS = {
-    REMOVED: ("removed recording {name} from {folder}", "removed its recording {name}"),
-    PLAYED: ("kept recording {name}: {who} plays it", "kept its recording {name} ({who} plays it)"),
-    MISSING: ("no recording {name} in {folder}: nothing removed", "its recording {name} is not there"),
-    CHANGED: ("kept recording {name}: it changed while being removed",
-              "kept its recording {name} (it changed while being removed)"),
-    PREPARED: ("kept recording {name}: {folder} is the prepared recordings' folder (prepared_dir)",
-               "its recording {name} is kept (prepared)"),
-    NOT_DIALPLAN: (None, "its recording {name} is kept (not recorded by the dialplan)"),
-    OUTSIDE: (None, "its recording {name} is kept (not in the recordings folder)"),
-    FAILED: (None, "its recording {name} could not be removed: {who}"),
-    UNSURE: ("kept recording {name}: {who} is being written or cannot be read, and may play it",
-             "kept its recording {name} ({who} is being written or cannot be read, and may play it)"),
-    CALLING: (None, "kept its recording {name} (Asterisk may be calling with it)"),
-}
-
-
-class Fate(namedtuple("Fate", "outcome name who")):
-    """What became of the recording NAME: OUTCOME, one of SAYINGS; WHO plays it (PLAYED) or
-    what went wrong (FAILED)."""
-
-    __slots__ = ()
-
-    def line(self, folder: str) -> str:
-        return SAYINGS[self.outcome][0].format(name=self.name, who=self.who, folder=folder)
-
-    def clause(self) -> str:
-        return SAYINGS[self.outcome][1].format(name=self.name, who=self.who)
-
-
-class Collected(namedtuple("Collected", "folder retention removed played changed state unsure",
-                           defaults=((),))):
-    """What notice gc did in the recordings FOLDER: the names REMOVED, those kept because a
-    pending notice PLAYED them, they CHANGED meanwhile, or a call file being written or not
-    readable may play them (UNSURE); STATE is None, or why the folder was left alone (MISSING,
-    PREPARED)."""
-
-    __slots__ = ()
-
-    def report(self) -> str:
-        if self.state == MISSING:
-            return f"no recordings folder {self.folder} (recordings_dir): no recording removed"
-        if self.state == PREPARED:
-            return (f"left the recordings in {self.folder} alone: it is the prepared recordings' "
-                    "folder (prepared_dir) too")
-        removed = _count(len(self.removed), "recording")
-        line = f"removed {removed} unused for {_count(self.retention, 'day')} from {self.folder}"
-        kept = [f"{len(self.played)} played by pending notices"] if self.played else []
-        kept += [f"{len(self.changed)} changed meanwhile"] if self.changed else []
-        kept += [f"{len(self.unsure)} maybe played by a call file being written or not readable"] \
-            if self.unsure else []
-        return line + (f" (kept: {', '.join(kept)})" if kept else "")
-
-
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' if count != 1 else ''}"
+    return name

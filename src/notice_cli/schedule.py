@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 
 from .callfile import render
-from .notice import Notice, call_file_for, check_number, check_recording_name, new_notice_id, prepared_ordinal
+from .log import log_scheduled
+from .notice import Notice, call_file_for, check_number, new_notice_id
+from .recordings import check_recording_name, recording_path
 from .settings import Settings
-from .spool import find_recording, log_scheduled, spool_call_file
+from .spool_writer import spool_call_file
 from .value import Value
 from .when import format_due, parse_when
 
@@ -45,11 +47,3 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     log_scheduled(f"notice {notice.id} to {notice.number} at {due_text}: {notice.recording} ({path})",
                   settings.syslog_facility, settings.syslog_tag)
     return Scheduled(notice, due_text, text, path)
-
-
-def recording_path(name: str, settings: Settings) -> str:
-    """Where the recording NAME is, as Playback takes it: a prepared one when NAME is its number."""
-    ordinal = prepared_ordinal(name)
-    if ordinal is None:
-        return find_recording(settings.recordings_dir, name)
-    return find_recording(settings.prepared_dir, str(ordinal), "prepared recording", "prepared_dir")

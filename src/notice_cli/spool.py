@@ -1,363 +1,34 @@
-"""All file-system work on Asterisk's spool: finding the recording, staging call files and
-handing them to Asterisk, reading back the ones in outgoing/ and outgoing_done/, removing a
-cancelled or pruned one, and the log of what was scheduled.
-
-Asterisk (pbx_spool) reads a file in outgoing/ the moment it is closed or renamed there,
-takes its mtime once as the time to call, and reads dot-files too. So the call file is
-written complete in <spool>/tmp (same file system, never outgoing/ itself, never /tmp),
-given its owner, mode and mtime there, and only then renamed into outgoing/: Asterisk sees
-either nothing or the whole file with its final mtime. On any failure the staging file is
-removed and nothing reaches outgoing/.
-
-A writer killed mid-write (SIGKILL, power) leaves its staging file in tmp/, where Asterisk
-never looks. The writer holds an exclusive flock on its staging file from creation to rename;
-a lock dies with its process, so an unlocked staging file is a leftover: `notice gc` removes
-it (clean_staging), and a writer that meets a leftover of its own name (an import run again)
-takes it back. Neither ever removes a file whose writer lives: an import that meets a live
-writer's file of its own name (another import of the same file) leaves the notice to it.
-
-Reading streams: os.scandir, one file in memory at a time, and only files with the names
-notice-cli gives. Asterisk works on the same files meanwhile: one that vanishes between the
-scan and the read (moved to outgoing_done/, cancelled) is passed over.
+"""Asterisk's spool: its folders, the names in one, renames and removals in one made durable,
+and a failure on any of them in one line an admin can act on. spool_writer.py hands call
+files to Asterisk; spool_reader.py reads them back and removes them.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import stat
-from collections import namedtuple
-from collections.abc import Callable, Iterable, Iterator
 
-from .errors import InvalidInput, SpoolError, shown
-from .notice import AUDIO_EXTENSIONS, FILE_PREFIX, FILE_SUFFIX
+from .errors import SpoolError
 
 STAGING = "tmp"
 OUTGOING = "outgoing"
 ARCHIVE = "outgoing_done"  # where Asterisk moves a finished call file when it says Archive: yes
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-NO_ACCESS_TIME = getattr(os, "O_NOATIME", 0)  # Linux's; see call_file_bytes
-CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-# notice gc leaves a staging file that changed less than this long ago, even unlocked: a
-# second safeguard, beside the lock, for a writer between its open() and its flock().
-STAGING_GRACE = 10
-READ_SIZE = 65536  # a call file is a few hundred bytes; Asterisk's appends add ~40 per attempt
-SYNC_EVERY = 256  # files spooled between two fsyncs of outgoing/ when spooling many
-DEFAULT_OWNER = "asterisk"
-SYSLOG_SOCKET = "/dev/log"
 
 
-def find_recording(folder: str, name: str, kind: str = "recording", setting: str = "recordings_dir") -> str:
-    """The recording's path without extension (as Playback wants it) if a file of a format
-    Asterisk plays is in FOLDER; a name given with its extension is accepted too. KIND and
-    SETTING name the recording and the folder's setting in a refusal."""
-    base = os.path.join(folder, name)
-    if any(os.path.isfile(f"{base}.{ext}") for ext in AUDIO_EXTENSIONS):
-        return base
-    stem, dot, ext = name.rpartition(".")
-    if dot and stem and ext in AUDIO_EXTENSIONS and os.path.isfile(base):
-        return os.path.join(folder, stem)
-    if not os.path.isdir(folder):
-        raise InvalidInput(f"{kind}s folder {folder} does not exist; create it or set {setting}")
-    raise InvalidInput(
-        f"{kind} {shown(name)} is not in {folder}: no {name}.wav (or .gsm, .ulaw, .alaw, .sln, .g722, ...) there"
-    )
-
-
-def spool_call_file(text: str, file_name: str, due: int, spool_dir: str,
-                    mode: int, owner: str | None) -> str:
-    """Hand the call file TEXT to Asterisk, to be called at DUE; return its path in outgoing/."""
+def names_in(folder: str, missing_ok: bool = False) -> list[str]:
+    """The names in FOLDER (no file is opened); a missing FOLDER is empty if MISSING_OK."""
     try:
-        outgoing, staging_dir, ids = _ready(spool_dir, owner)
-        target = os.path.join(outgoing, file_name)
-        # A TARGET already there is refused: the rename would replace a pending notice without a word.
-        if not _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
-                               target, due, mode, ids):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target)
-        _fsync_or_take_back(outgoing, [target])
+        return os.listdir(folder)
     except OSError as problem:
-        raise SpoolError(explain(problem, spool_dir)) from None
-    return target
+        if missing_ok and isinstance(problem, FileNotFoundError):
+            return []
+        raise unreadable(problem, folder) from None
 
 
-def spool_call_files(call_files: Iterable[tuple[str, str, int]], spool_dir: str, mode: int,
-                     owner: str | None, moved: Callable[[str], None] | None = None,
-                     already: Callable[[str], None] | None = None) -> int:
-    """Hand many call files (TEXT, FILE_NAME, DUE) to Asterisk, each staged, synced and timed
-    as spool_call_file does; outgoing/ is fsynced once per SYNC_EVERY files, not per file.
-    MOVED(path) is told of each file once it is durable. A notice that another import of the
-    same file has spooled since the caller looked, or is spooling, is not written: ALREADY(its
-    path in outgoing/) is told instead (_spool_unless_scheduled). Returns how many were
-    spooled; on a failure the durable ones stay (each is a whole notice) and SpoolError says
-    how many."""
-    try:
-        outgoing, staging_dir, ids = _ready(spool_dir, owner)
-    except OSError as problem:
-        raise SpoolError(explain(problem, spool_dir)) from None
-    archive = os.path.join(spool_dir, ARCHIVE)
-    done = 0
-    unsynced: list[str] = []
-    try:
-        for text, file_name, due in call_files:
-            target = os.path.join(outgoing, file_name)
-            if not _spool_unless_scheduled(text.encode("utf-8", "surrogateescape"),
-                                           os.path.join(staging_dir, file_name), target, archive, due, mode, ids):
-                if already:
-                    already(target)
-                continue
-            unsynced.append(target)
-            if len(unsynced) == SYNC_EVERY:
-                done += _synced(outgoing, unsynced, moved)
-        done += _synced(outgoing, unsynced, moved)
-    except (OSError, SpoolError) as problem:
-        reason = explain(problem, spool_dir) if isinstance(problem, OSError) else str(problem)
-        try:  # the ones moved but not yet durable: make them so, or take them back
-            done += _synced(outgoing, unsynced, moved)
-        except OSError:
-            pass
-        raise SpoolError(f"{reason}; {_spooled_before(done)}") from None
-    return done
-
-
-def _spooled_before(done: int) -> str:
-    if done == 0:
-        return "no notice was spooled"
-    return f"the {done} notice{'s' if done != 1 else ''} spooled before the failure stay{'s' if done == 1 else ''} scheduled"
-
-
-def _synced(outgoing: str, targets: list[str], moved: Callable[[str], None] | None) -> int:
-    _fsync_or_take_back(outgoing, targets)
-    if moved:
-        for target in targets:
-            moved(target)
-    count = len(targets)
-    targets.clear()
-    return count
-
-
-def _ready(spool_dir: str, owner: str | None) -> tuple[str, str, tuple[int, int] | None]:
-    """outgoing/, tmp/ (created if missing) and the owner's ids, all checked before any write."""
-    outgoing = os.path.join(spool_dir, OUTGOING)
-    staging_dir = os.path.join(spool_dir, STAGING)
-    ids = owner_ids(owner)
-    _check_folder(outgoing)
-    _ensure_staging_dir(staging_dir, outgoing)
-    return outgoing, staging_dir, ids
-
-
-def _spool_unless_scheduled(data: bytes, staging: str, target: str, archive: str, due: int, mode: int,
-                            ids: tuple[int, int] | None) -> bool:
-    """_stage_and_move() for an import, which may overlap another import of the same file (cron
-    overlapping itself): False, and nothing written, when the notice is already there, pending
-    or archived in ARCHIVE, or when another run is writing it right now (it holds the lock of
-    its staging file). That run is not waited for: if it fails, it says so itself (exit 4, and
-    how many it spooled) and the next import spools the notice; waiting could hold this run
-    behind a writer stuck on its disk for as long as the disk takes."""
-    try:
-        return _stage_and_move(data, staging, target, due, mode, ids, archive)
-    except BeingWritten:
-        return False
-
-
-def _stage_and_move(data: bytes, staging: str, target: str, due: int, mode: int,
-                    ids: tuple[int, int] | None, archive: str | None = None) -> bool:
-    """Write DATA complete in tmp/ and rename it to TARGET, and return True; on a failure remove
-    the staged file. If the notice is already there (_already_there), write nothing and
-    return False. The move is durable only once the folder is fsynced (_fsync_or_take_back).
-
-    The staging file stays locked until it is renamed or removed, and every writer of a name
-    makes its staging file of that name first: while this one holds the lock, no other writer
-    can move a file of the name into outgoing/, so a TARGET not there at the check is not
-    there at the rename either (which would replace it without a word)."""
-    fd = _create_staging(staging)
-    try:
-        there = _already_there(target, archive)
-        if there:
-            os.unlink(staging)
-        else:
-            _write_timed(fd, data, staging, due, mode, ids)
-            # A rename, not link() + unlink() (which would refuse a TARGET there atomically):
-            # pbx_spool reads a file that is renamed in (inotify IN_MOVED_TO) at once, but one
-            # that is linked in (IN_CREATE alone) 2 s later, taking it for a file being
-            # written; and if anyone opens it meanwhile (notice list), it waits for an
-            # IN_CLOSE_WRITE that never comes and never calls it until Asterisk restarts.
-            os.rename(staging, target)
-    except BaseException:
-        _remove_quietly(staging)  # before the lock is released: until then the name is this file's
-        os.close(fd)
-        raise
-    try:
-        os.close(fd)  # releases the lock
-    except BaseException:
-        if not there:
-            _remove_quietly(target)
-        raise
-    return not there
-
-
-def _already_there(target: str, archive: str | None) -> bool:
-    """Whether TARGET is in outgoing/, or (with ARCHIVE) a file of its name is in the archive:
-    Asterisk has called it. outgoing/ first: Asterisk moves a file from there to the archive,
-    never back, so a file on its way is seen in one or the other."""
-    if os.path.lexists(target):
-        return True
-    return archive is not None and os.path.lexists(os.path.join(archive, os.path.basename(target)))
-
-
-def _write_timed(fd: int, data: bytes, staging: str, due: int, mode: int, ids: tuple[int, int] | None) -> None:
-    """DATA into the staging file, fsynced, with its mode, owner and mtime."""
-    _write_all(fd, data)
-    os.fsync(fd)
-    os.chmod(staging, mode)
-    if ids:
-        os.chown(staging, *ids)
-    # Asterisk takes the mtime once, when the file appears: it must be final before the rename.
-    os.utime(staging, (due, due))
-
-
-class BeingWritten(FileExistsError):
-    """The staging file of this name is another live writer's: it holds the lock."""
-
-
-def _create_staging(staging: str) -> int:
-    """Create STAGING (O_EXCL: never another's file) and lock it. A leftover of the same name
-    (its writer killed) is taken back and the file made anew. A live writer's file (locked),
-    or a name other writers keep making anew and moving on (three tries), is BeingWritten."""
-    for _ in range(3):
-        try:
-            fd = os.open(staging, CREATE_FLAGS, 0o600)
-        except FileExistsError:
-            found = _reclaim(staging)
-            if found == NOT_OURS:
-                raise
-            if found == BUSY:
-                break
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            # Between open() and flock() another process may have found the file unlocked and
-            # removed it: then STAGING is no longer this file, and renaming it would move theirs.
-            if _still_at(staging, os.fstat(fd)):
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    raise BeingWritten(errno.EEXIST, os.strerror(errno.EEXIST), staging)
-
-
-# What _reclaim found: the file removed, its writer alive (or the file changed too recently),
-# the file gone meanwhile, or not a file of ours (a link, a folder).
-REMOVED, BUSY, GONE, NOT_OURS = "removed", "busy", "gone", "not ours"
-
-
-def _reclaim(path: str, idle_since: float | None = None) -> str:
-    """Remove the staging file PATH if its writer is gone: no process holds its lock (and,
-    with IDLE_SINCE, it has not changed since). The removal happens under the lock, so no
-    writer can be renaming it meanwhile."""
-    try:
-        fd = os.open(path, READ_FLAGS)
-    except FileNotFoundError:
-        return GONE
-    except OSError as problem:
-        if problem.errno == errno.ELOOP:
-            return NOT_OURS
-        raise
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return BUSY
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return NOT_OURS
-        # ctime, not mtime: the writer sets the mtime to the due time, and nobody can set a ctime.
-        if idle_since is not None and info.st_ctime > idle_since:
-            return BUSY
-        if not _still_at(path, info):
-            return GONE
-        os.unlink(path)
-        return REMOVED
-    finally:
-        os.close(fd)
-
-
-def being_written(path: str, now: float, grace: float = STAGING_GRACE) -> bool:
-    """Whether a writer may still be writing the staging file PATH: it holds the file's lock,
-    or the file changed within GRACE before NOW (a writer between its open() and its flock()),
-    or it cannot be opened to tell."""
-    try:
-        fd = os.open(path, READ_FLAGS)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        return os.fstat(fd).st_ctime > now - grace
-    finally:
-        os.close(fd)
-
-
-def _still_at(path: str, info: os.stat_result) -> bool:
-    """Whether PATH is still the file INFO describes: not removed or made anew meanwhile."""
-    try:
-        now = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
-
-
-class Cleaned(namedtuple("Cleaned", "folder removed busy")):
-    """What clean_staging did in FOLDER: the paths it REMOVED, and those left as BUSY (being
-    written, or changed within STAGING_GRACE)."""
-
-    __slots__ = ()
-
-
-def clean_staging(spool_dir: str, now: float, grace: float = STAGING_GRACE) -> Cleaned:
-    """Remove the staging files of ours (notice-*.call) in <spool>/tmp whose writer is gone:
-    no process holds their lock and they have not changed for GRACE seconds before NOW."""
-    folder = os.path.join(spool_dir, STAGING)
-    _check_folder(os.path.join(spool_dir, OUTGOING))  # a wrong spool_dir is not an empty tmp/
-    removed, busy = [], []
-    for name in names_in(folder, missing_ok=True):
-        if not (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)):
-            continue
-        path = os.path.join(folder, name)
-        try:
-            outcome = _reclaim(path, now - grace)
-        except OSError as problem:
-            raise SpoolError(explain(problem, spool_dir, "remove")) from None
-        if outcome == REMOVED:
-            removed.append(path)
-        elif outcome == BUSY:
-            busy.append(path)
-    return Cleaned(folder, removed, busy)
-
-
-def _fsync_or_take_back(folder: str, targets: list[str]) -> None:
-    """Make the renames into FOLDER durable. If that fails, the moves may not be: take the
-    notices back rather than report a failure and leave them to fire anyway."""
-    if not targets:
-        return
-    try:
-        fsync_folder(folder)
-    except BaseException:
-        for target in targets:
-            _remove_quietly(target)
-        targets.clear()
-        raise
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def same_folder(path: str, folder: str) -> bool:
+    """Whether PATH is FOLDER, through any symlinks."""
+    return os.path.realpath(path) == os.path.realpath(folder)
 
 
 def fsync_folder(path: str) -> None:
@@ -370,218 +41,6 @@ def fsync_folder(path: str) -> None:
         os.close(fd)
 
 
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def call_files(folder: str, missing_ok: bool = False) -> Iterator[tuple[str, str]]:
-    """(name, text) of each regular file in FOLDER named notice-<...>.call, as it is now; a
-    missing FOLDER is an empty one if MISSING_OK (Asterisk creates outgoing_done/ on its first
-    archived call), else a SpoolError."""
-    for name, data in call_file_bytes(folder, missing_ok):
-        yield name, data.decode("utf-8", "surrogateescape")
-
-
-def call_file_bytes(folder: str, missing_ok: bool = False) -> Iterator[tuple[str, bytes]]:
-    """call_files() before decoding: (name, the bytes read), for a listing that decodes only
-    what it keeps (record.read_listed). A listing's time is little more than these system
-    calls, so they are written out in one loop, with os's functions looked up once per scan
-    (not at import: tests swap os). Each file is opened relative to the folder (one path
-    lookup, not one per folder above it) and with O_NOATIME: a listing is no use of a file,
-    and an access time set on 100,000 files is a write to each inode. Only a file's owner
-    or root may ask that; for anyone else the scan goes on without it."""
-    folder_fd = _open_folder(folder, missing_ok)
-    if folder_fd is None:
-        return
-    open_file, read, close = os.open, os.read, os.close
-    flags = READ_FLAGS | NO_ACCESS_TIME
-    try:
-        with os.scandir(folder_fd) as entries:
-            for entry in entries:
-                name = entry.name
-                if not (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)):
-                    continue
-                try:
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    try:
-                        fd = open_file(name, flags, dir_fd=folder_fd)
-                    except PermissionError as problem:
-                        flags = _without_access_time(problem, flags)
-                        fd = open_file(name, flags, dir_fd=folder_fd)
-                    try:
-                        data = read(fd, READ_SIZE)
-                        if len(data) == READ_SIZE:  # a short read of a regular file is its end
-                            data = _read_rest(fd, data)
-                    finally:
-                        close(fd)
-                except FileNotFoundError:
-                    continue  # Asterisk moved it to outgoing_done/, or it was cancelled, meanwhile
-                except OSError as problem:
-                    if problem.errno == errno.ELOOP:  # replaced by a link since the scan
-                        continue
-                    problem.filename = os.path.join(folder, name)  # not the name alone it was opened by
-                    raise SpoolError(explain(problem, folder, "read")) from None
-                yield name, data
-    except OSError as problem:  # the scan itself
-        raise SpoolError(explain(problem, folder, "read")) from None
-    finally:
-        close(folder_fd)
-
-
-def _open_folder(folder: str, missing_ok: bool) -> int | None:
-    """A descriptor of FOLDER; None if it is missing and MISSING_OK (Asterisk creates
-    outgoing_done/ on its first archived call), else a SpoolError."""
-    try:
-        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise SpoolError(f"spool folder {folder} does not exist; is Asterisk installed, and is spool_dir right?") from None
-    except OSError as problem:
-        raise SpoolError(explain(problem, folder, "read")) from None
-
-
-def _without_access_time(problem: PermissionError, flags: int) -> int:
-    """FLAGS without O_NOATIME if that is what PROBLEM refused (EPERM: not the file's owner);
-    else PROBLEM raised again."""
-    if problem.errno != errno.EPERM or not flags & NO_ACCESS_TIME:
-        raise problem
-    return flags & ~NO_ACCESS_TIME
-
-
-def names_in(folder: str, missing_ok: bool = False) -> list[str]:
-    """The names in FOLDER (no file is opened); a missing FOLDER is empty if MISSING_OK."""
-    try:
-        return os.listdir(folder)
-    except FileNotFoundError:
-        if missing_ok:
-            return []
-        raise SpoolError(f"spool folder {folder} does not exist; is Asterisk installed, and is spool_dir right?") from None
-    except OSError as problem:
-        raise SpoolError(explain(problem, folder, "read")) from None
-
-
-def read_call_file(folder: str, name: str) -> str | None:
-    """The text of FOLDER/NAME if it is a regular file there now (not a link), else None."""
-    path = os.path.join(folder, name)
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
-        return _read(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as problem:
-        if problem.errno == errno.ELOOP:  # replaced by a link since the lstat
-            return None
-        raise SpoolError(explain(problem, folder, "read")) from None
-
-
-def _read(path: str) -> str:
-    fd = os.open(path, READ_FLAGS)
-    try:
-        return _read_text(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_text(fd: int) -> str:
-    data = os.read(fd, READ_SIZE)
-    if len(data) == READ_SIZE:  # a short read of a regular file is its end
-        data = _read_rest(fd, data)
-    return data.decode("utf-8", "surrogateescape")
-
-
-def call_file_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, str, float]]:
-    """(name, text, mtime) of each of NAMES that is a regular file in FOLDER now, whatever its
-    name (not a link); one gone meanwhile (renamed into outgoing/, archived) is passed over.
-    The mtime is that of the file read, from the same descriptor."""
-    for name in names:
-        try:
-            found = _regular_text(os.path.join(folder, name), READ_FLAGS)
-        except OSError as problem:
-            if problem.errno == errno.ELOOP:  # a link
-                continue
-            raise SpoolError(explain(problem, folder, "read")) from None
-        if found:
-            yield name, *found
-
-
-def played_texts(folder: str, names: Iterable[str]) -> Iterator[tuple[str, str | None]]:
-    """(name, text) of each of NAMES in FOLDER as Asterisk would read it: through a link too
-    (pbx_spool stat()s and opens the path). The text is None for a file that cannot be read
-    (permission denied: another user's file being written, say); one gone meanwhile, or that
-    is no regular file, is passed over."""
-    for name in names:
-        try:
-            found = _regular_text(os.path.join(folder, name), READ_FLAGS & ~os.O_NOFOLLOW)
-        except OSError:
-            yield name, None
-            continue
-        if found:
-            yield name, found[0]
-
-
-def _regular_text(path: str, flags: int) -> tuple[str, float] | None:
-    """(text, mtime) of PATH, opened with FLAGS, if it is a regular file; None if it is not,
-    or is gone meanwhile. Any other failure is the caller's to judge (OSError)."""
-    try:
-        fd = os.open(path, flags)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        info = os.fstat(fd)
-        return (_read_text(fd), info.st_mtime) if stat.S_ISREG(info.st_mode) else None
-    finally:
-        os.close(fd)
-
-
-def _read_rest(fd: int, first: bytes) -> bytes:
-    chunks = [first]
-    while chunks[-1]:
-        chunks.append(os.read(fd, READ_SIZE))
-    return b"".join(chunks)
-
-
-def mtime_of(folder: str, name: str) -> float | None:
-    """FOLDER/NAME's mtime, or None if it is gone."""
-    try:
-        return os.stat(os.path.join(folder, name), follow_symlinks=False).st_mtime
-    except FileNotFoundError:
-        return None
-    except OSError as problem:
-        raise SpoolError(explain(problem, folder, "read")) from None
-
-
-def remove_call_file(folder: str, name: str, refusal: Callable[[str, float], str | None]) -> str | None:
-    """Remove the regular file FOLDER/NAME unless REFUSAL(its text, its mtime) gives a reason
-    not to, checked on the file as it is right now; return that reason, or None once removed
-    (or gone meanwhile: then the reason is that it is gone)."""
-    path = os.path.join(folder, name)
-    try:
-        text = read_call_file(folder, name)
-        mtime = mtime_of(folder, name)
-        if text is None or mtime is None:
-            return "it is no longer there"
-        reason = refusal(text, mtime)
-        if reason:
-            return reason
-        os.unlink(path)
-    except FileNotFoundError:
-        return "it is no longer there"
-    except OSError as problem:
-        raise SpoolError(explain(problem, folder, "remove")) from None
-    return None
-
-
-def same_folder(path: str, folder: str) -> bool:
-    """Whether PATH is FOLDER, through any symlinks."""
-    return os.path.realpath(path) == os.path.realpath(folder)
-
-
 def sync_folder(folder: str) -> None:
     """Make removals from FOLDER durable, so a cancelled notice does not come back after a crash."""
     try:
@@ -590,59 +49,15 @@ def sync_folder(folder: str) -> None:
         raise SpoolError(explain(problem, folder, "write")) from None
 
 
-def _check_folder(path: str) -> None:
-    if not os.path.isdir(path):
-        raise SpoolError(f"spool folder {path} does not exist; is Asterisk installed, and is spool_dir right?")
+def missing_folder(folder: str) -> SpoolError:
+    return SpoolError(f"spool folder {folder} does not exist; is Asterisk installed, and is spool_dir right?")
 
 
-def _ensure_staging_dir(staging_dir: str, outgoing: str) -> None:
-    """Create <spool>/tmp when missing, owned and permitted like outgoing/."""
-    if os.path.isdir(staging_dir):
-        # A tmp/ that leads into outgoing/ (a symlink) would let Asterisk read half-written files.
-        if os.path.samefile(staging_dir, outgoing):
-            raise SpoolError(f"{staging_dir} is {outgoing} itself; make tmp/ a folder of its own beside outgoing/")
-        return
-    if os.path.lexists(staging_dir) and not os.path.isdir(staging_dir):  # isdir again: another run may have made it
-        raise SpoolError(f"{staging_dir} exists but is not a folder; move it away so notice-spool can stage files there")
-    like = os.stat(outgoing)
-    try:
-        os.mkdir(staging_dir, like.st_mode & 0o7777)
-    except FileExistsError:
-        if os.path.isdir(staging_dir):
-            return  # another notice-spool created it just now
-        raise
-    os.chmod(staging_dir, like.st_mode & 0o7777)
-    if os.geteuid() == 0:
-        os.chown(staging_dir, like.st_uid, like.st_gid)
-
-
-def owner_ids(owner: str | None) -> tuple[int, int] | None:
-    """(uid, gid) to give the call file to, or None to leave it as created.
-
-    Asterisk appends to the call file, moves its mtime and renames it while it retries, so
-    the file must belong to the user Asterisk runs as. Only root can give it away; any other
-    caller (Asterisk itself through System(), typically) creates it as its own user."""
-    import pwd
-
-    if os.geteuid() != 0:
-        if owner and owner != _current_user(pwd):
-            raise SpoolError(f"owner is {owner} but notice-spool runs as {_current_user(pwd)} and cannot give "
-                             f"files away; run it as root or as {owner}, or unset owner")
-        return None
-    try:
-        entry = pwd.getpwnam(owner or DEFAULT_OWNER)
-    except KeyError:
-        if owner:
-            raise SpoolError(f"owner user {owner} does not exist; create it or set owner to the user Asterisk runs as") from None
-        return None  # no asterisk user: Asterisk runs as root here
-    return entry.pw_uid, entry.pw_gid
-
-
-def _current_user(pwd) -> str:
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
+def unreadable(problem: OSError, folder: str) -> SpoolError:
+    """The SpoolError of a failure to open or list the spool FOLDER: missing, or PROBLEM explained."""
+    if isinstance(problem, FileNotFoundError):
+        return missing_folder(folder)
+    return SpoolError(explain(problem, folder, "read"))
 
 
 def explain(problem: OSError, spool_dir: str, doing: str = "write") -> str:
@@ -655,31 +70,23 @@ def explain(problem: OSError, spool_dir: str, doing: str = "write") -> str:
         return (f"{os.path.join(spool_dir, STAGING)} and {os.path.join(spool_dir, OUTGOING)} are on different "
                 "file systems, so the call file cannot be moved in atomically; make tmp/ a folder on the same "
                 "file system as outgoing/")
-    if code in (errno.EACCES, errno.EPERM):
-        return f"permission denied on {where}; run as root or as the user Asterisk runs as, or fix the folder's owner"
-    if code == errno.EROFS:
-        return f"{where} is on a read-only file system; the spool must be writable"
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        return f"no space left on the device of {where}; free some space and schedule the notice again"
     if code == errno.EEXIST:
         return f"{where} already exists; not overwriting it (schedule the notice again for a new name)"
     if code == errno.ENOENT:
         return f"{where} does not exist; is spool_dir right?"
+    return explain_failure(problem, where, doing, "the user Asterisk runs as, or fix the folder's owner",
+                           read_only="; the spool must be writable", no_space=" and schedule the notice again")
+
+
+def explain_failure(problem: OSError, where: str, doing: str, who: str, read_only: str = "",
+                    no_space: str = "") -> str:
+    """One line for a failure while DOING (read, write, remove) WHERE, in any folder notice-cli
+    writes: WHO may write there, and what to add to a read-only or full file system's line."""
+    code = problem.errno
+    if code in (errno.EACCES, errno.EPERM):
+        return f"permission denied on {where}; run as root or as {who}"
+    if code == errno.EROFS:
+        return f"{where} is on a read-only file system{read_only}"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device of {where}; free some space{no_space}"
     return f"cannot {doing} {where}: {problem.strerror or problem}"
-
-
-def log_scheduled(message: str, facility: str, tag: str) -> None:
-    """One line per scheduled notice in syslog; silently off when there is no syslog."""
-    log_lines([message], facility, tag)
-
-
-def log_lines(messages: Iterable[str], facility: str, tag: str) -> None:
-    """Each of MESSAGES as a line in syslog, through one connection (an import logs thousands)."""
-    if facility == "none" or not os.path.exists(SYSLOG_SOCKET):
-        return
-    import syslog
-
-    syslog.openlog(tag, syslog.LOG_PID, getattr(syslog, "LOG_" + facility.upper()))
-    for message in messages:
-        syslog.syslog(syslog.LOG_INFO, message)
-    syslog.closelog()

@@ -49,7 +49,7 @@ fcntl.flock(barrier, fcntl.LOCK_SH)
 sys.argv = [script] + sys.argv[4:]
 runpy.run_path(script, run_name="__main__")
 """
-SPOOL_MODULES = "notice_cli.entry,notice_cli.schedule,notice_cli.settings,notice_cli.spool"
+SPOOL_MODULES = "notice_cli.entry,notice_cli.schedule,notice_cli.settings,notice_cli.spool_writer"
 IMPORT_MODULES = SPOOL_MODULES + ",notice_cli.cli,notice_cli.bulk"
 SUMMARY = re.compile(r"spooled (\d+) notices? from \S+(?:; (\d+) already scheduled \(skipped\))?\n")
 SCHEDULED = re.compile(r"notice (\S+) scheduled for 2099-01-02T03:04:00\+00:00: (\S+)\n")

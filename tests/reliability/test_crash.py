@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from notice_cli.notice import content_id
-from notice_cli.spool import STAGING_GRACE
+from notice_cli.spool_writer import STAGING_GRACE
 
 from realspool import KEYPAD, KEYPAD_DUE, NOTICE, NOTICE_SPOOL, RECORDING, Site, check_call_file
 
@@ -52,7 +52,7 @@ STAGING_WINDOW = 0.004  # seconds after the staging file appears: write, fsync, 
 # locked), written part of it, and goes on (it waits on stdin until the end of the test).
 LIVE_WRITER = """
 import os, sys
-from notice_cli.spool import _create_staging
+from notice_cli.spool_writer import _create_staging
 os.write(_create_staging(sys.argv[1]), b"Channel: Local/7")
 print("writing", flush=True)
 sys.stdin.read()

@@ -224,7 +224,7 @@ def run(root: Path, data: bytes, given: dict, recording: str, config_as_option: 
         return loaded[-1]
 
     with mock.patch.dict(os.environ, environ, clear=True), caught.patched(), \
-            mock.patch("notice_cli.spool.SYSLOG_SOCKET", os.devnull), mock.patch.object(settings, "load", load), \
+            mock.patch("notice_cli.log.SYSLOG_SOCKET", os.devnull), mock.patch.object(settings, "load", load), \
             contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = run_spool(NUMBER, recording, KEYPAD, options, str(config) if config_as_option else None)
     return code, out.getvalue(), err.getvalue(), caught, loaded

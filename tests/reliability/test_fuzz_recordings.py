@@ -27,7 +27,8 @@ from hypothesis import event, given, strategies as st
 
 from notice_cli import cli
 from notice_cli.callfile import render
-from notice_cli.notice import AUDIO_EXTENSIONS, Notice, call_file_for
+from notice_cli.notice import Notice, call_file_for
+from notice_cli.recordings import AUDIO_EXTENSIONS
 from notice_cli.settings import Settings
 from strategies import FUZZ, attacked, fuzz_root
 

@@ -2,7 +2,7 @@
 staging files' locks.
 
 pyfakefs fakes the file system, not the user: permission checks follow pyfakefs' own user id
-(pyfakefs.helpers.set_uid) while spool.py asks os.geteuid(), and pwd reads the user database
+(pyfakefs.helpers.set_uid) while spool_writer.py asks os.geteuid(), and pwd reads the user database
 through libc. So a test that cares who runs sets all three through these fixtures.
 """
 
@@ -15,7 +15,7 @@ import sys
 import pytest
 from pyfakefs import helpers
 
-from notice_cli import spool
+from notice_cli import spool_writer
 
 ROOT = pwd.struct_passwd(("root", "x", 0, 0, "root", "/root", "/bin/sh"))
 ASTERISK = pwd.struct_passwd(("asterisk", "x", 105, 109, "Asterisk PBX", "/var/lib/asterisk", "/usr/sbin/nologin"))
@@ -90,14 +90,14 @@ class Locks:
 @pytest.fixture
 def locks(fs, monkeypatch):
     table = Locks()
-    real_close = spool.os.close
+    real_close = spool_writer.os.close
 
     def close(fd):
         table.closed(fd)
         return real_close(fd)
 
-    # On pyfakefs' own fcntl and os objects: it puts them back in spool's globals when the
+    # On pyfakefs' own fcntl and os objects: it puts them back in spool_writer's globals when the
     # test starts, after the fixtures.
-    monkeypatch.setattr(spool.fcntl, "flock", lambda fd, operation: table.flock(fd, operation))
-    monkeypatch.setattr(spool.os, "close", close)
+    monkeypatch.setattr(spool_writer.fcntl, "flock", lambda fd, operation: table.flock(fd, operation))
+    monkeypatch.setattr(spool_writer.os, "close", close)
     return table

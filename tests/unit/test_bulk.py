@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from notice_cli import spool
+from notice_cli import spool_writer
 from notice_cli.bulk import Imported, import_notices, plan, read_rows
 from notice_cli.errors import InvalidInput
 from notice_cli.notice import Notice, content_id
@@ -180,7 +180,7 @@ def test_a_row_another_run_is_writing_right_now_is_left_to_it(spool_dir, locks):
 def test_a_row_another_run_moves_in_just_before_this_run_stages_it_is_not_replaced(spool_dir, monkeypatch):
     """A look at outgoing/ before the staging file is made would let the rename replace the
     other run's file: the look comes after, under the staging file's lock."""
-    real_open = spool.os.open
+    real_open = spool_writer.os.open
     theirs = {}
 
     def open_(path, flags, *args, **kwargs):
@@ -190,7 +190,7 @@ def test_a_row_another_run_moves_in_just_before_this_run_stages_it_is_not_replac
             theirs.update(inodes([NAMES[2]]))
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(spool.os, "open", open_)
+    monkeypatch.setattr(spool_writer.os, "open", open_)
     assert import_rows(*ROWS) == Imported(3, 1, 0)
     assert inodes(theirs) == theirs
     assert os.listdir(STAGING) == []
@@ -199,7 +199,7 @@ def test_a_row_another_run_moves_in_just_before_this_run_stages_it_is_not_replac
 def test_another_run_that_comes_to_a_row_this_run_is_writing_leaves_it(spool_dir, locks, monkeypatch):
     """Between this run's look at outgoing/ and its rename, another run of the file finds the
     row being written (the staging file locked): it writes nothing and counts it scheduled."""
-    real_utime = spool.os.utime
+    real_utime = spool_writer.os.utime
     theirs = []
 
     def utime(path, times):
@@ -208,7 +208,7 @@ def test_another_run_that_comes_to_a_row_this_run_is_writing_leaves_it(spool_dir
             assert sorted(os.listdir(OUTGOING)) == sorted(NAMES[:2] + NAMES[3:])
         return real_utime(path, times)
 
-    monkeypatch.setattr(spool.os, "utime", utime)
+    monkeypatch.setattr(spool_writer.os, "utime", utime)
     assert import_rows(*ROWS) == Imported(3, 1, 0)
     assert theirs == [Imported(1, 1, 0)]
     assert sorted(os.listdir(OUTGOING)) == sorted(NAMES)

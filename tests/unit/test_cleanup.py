@@ -1,7 +1,7 @@
-"""Removing the dialplan's recordings in a fake file system (cleanup.py, recording_files.py):
+"""Removing the dialplan's recordings in a fake file system (cleanup.py, dialplan_recordings.py):
 the discard of an abandoned flow's recording, gc's sweep by retention and cancel's, each rule
-alone, hostile names, and the races of a notice spooled or a file written between the scan
-and the removal."""
+alone, hostile names, the races of a notice spooled or a file written between the scan and
+the removal, and what is said of each outcome."""
 
 import os
 import time
@@ -9,11 +9,11 @@ import time
 import pytest
 
 from notice_cli import bulk, cleanup
+from notice_cli.cleanup import (CALLING, CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED,
+                                SAYINGS, UNSURE, Collected, Fate)
 from notice_cli.callfile import render
 from notice_cli.errors import InvalidInput, SpoolError
 from notice_cli.notice import Notice, call_file_for
-from notice_cli.recordings import (CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED, UNSURE,
-                                   Collected, Fate)
 from notice_cli.settings import Settings
 
 SPOOL = "/var/spool/asterisk"
@@ -436,3 +436,39 @@ def test_an_import_whose_old_recording_a_gc_removed_first_spools_nothing(folders
         bulk.import_notices(["number,recording,when", f"79991234567,{REC},2099-12-01 10:30"], "old.csv",
                             SETTINGS._replace(owner=None, syslog_facility="none"), NOW)
     assert os.listdir(OUTGOING) == []
+
+
+# --- what is said --------------------------------------------------------------------------------
+
+def test_every_outcome_has_its_clause_and_those_of_discard_a_line():
+    assert set(SAYINGS) == {REMOVED, PLAYED, MISSING, CHANGED, PREPARED, NOT_DIALPLAN, OUTSIDE, FAILED, UNSURE,
+                            CALLING}
+    folder = "/var/spool/asterisk/notice"
+    assert [Fate(outcome, "rec_1", "notice 2026-a").line(folder) for outcome in (
+        REMOVED, PLAYED, MISSING, CHANGED, PREPARED)] == [
+        f"removed recording rec_1 from {folder}",
+        "kept recording rec_1: notice 2026-a plays it",
+        f"no recording rec_1 in {folder}: nothing removed",
+        "kept recording rec_1: it changed while being removed",
+        f"kept recording rec_1: {folder} is the prepared recordings' folder (prepared_dir)",
+    ]
+    assert Fate(PLAYED, "rec_1", "notice 2026-a").clause() == "kept its recording rec_1 (notice 2026-a plays it)"
+    assert Fate(PREPARED, "prepared/3", None).clause() == "its recording prepared/3 is kept (prepared)"
+    assert Fate(FAILED, "rec_1", "permission denied on /x").clause() == (
+        "its recording rec_1 could not be removed: permission denied on /x")
+
+
+@pytest.mark.parametrize("collected, line", [
+    (Collected("/r", 30, ["rec_1", "rec_2"], [], [], None), "removed 2 recordings unused for 30 days from /r"),
+    (Collected("/r", 1, ["rec_1"], ["rec_2"], [], None),
+     "removed 1 recording unused for 1 day from /r (kept: 1 played by pending notices)"),
+    (Collected("/r", 7, [], ["rec_2", "rec_3"], ["rec_4"], None),
+     "removed 0 recordings unused for 7 days from /r (kept: 2 played by pending notices, 1 changed meanwhile)"),
+    (Collected("/r", 30, [], [], [], None, ["rec_5"]),
+     "removed 0 recordings unused for 30 days from /r (kept: 1 maybe played by a call file being written or not readable)"),
+    (Collected("/r", 30, [], [], [], MISSING), "no recordings folder /r (recordings_dir): no recording removed"),
+    (Collected("/r", 30, [], [], [], PREPARED),
+     "left the recordings in /r alone: it is the prepared recordings' folder (prepared_dir) too"),
+])
+def test_what_gc_says(collected, line):
+    assert collected.report() == line

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from notice_cli import cli, spool
+from notice_cli import cli, spool_writer
 
 NAME = "notice-20991201103000-5e0c2a91.call"
 TEXT = "Channel: Local/79991234567@from-internal\nApplication: Playback\nData: /tmp/hello\n"
@@ -61,22 +61,22 @@ def locked_by_another(path) -> bool:
 
 
 def later() -> float:
-    return time.time() + spool.STAGING_GRACE + 1
+    return time.time() + spool_writer.STAGING_GRACE + 1
 
 
 def test_the_writer_holds_the_lock_from_the_first_write_to_the_rename(spool_dir, monkeypatch):
     seen = []
     staged = str(spool_dir / "tmp" / NAME)
     for step in ("write", "fsync", "utime", "rename"):
-        real = getattr(spool.os, step)
+        real = getattr(spool_writer.os, step)
 
         def check(*args, real=real, step=step):
             if os.path.exists(staged):
                 seen.append((step, locked_by_another(staged)))
             return real(*args)
 
-        monkeypatch.setattr(spool.os, step, check)
-    spool.spool_call_file(TEXT, NAME, DUE, str(spool_dir), 0o644, None)
+        monkeypatch.setattr(spool_writer.os, step, check)
+    spool_writer.spool_call_file(TEXT, NAME, DUE, str(spool_dir), 0o644, None)
     assert seen == [("write", True), ("fsync", True), ("utime", True), ("rename", True)]
     assert not locked_by_another(spool_dir / "outgoing" / NAME)  # released once moved
 
@@ -85,12 +85,12 @@ def test_the_lock_dies_with_its_process_and_gc_then_removes_the_file(spool_dir):
     path = str(spool_dir / "tmp" / NAME)
     folder = str(spool_dir / "tmp")
     with live_writer(path) as writer:
-        assert spool.clean_staging(str(spool_dir), later()) == spool.Cleaned(folder, [], [path])
+        assert spool_writer.clean_staging(str(spool_dir), later()) == spool_writer.Cleaned(folder, [], [path])
         with open(path) as stream:
             assert stream.read() == "Channel: Local/7999"
         writer.kill()  # SIGKILL, mid-write
         writer.wait()
-        assert spool.clean_staging(str(spool_dir), later()) == spool.Cleaned(folder, [path], [])
+        assert spool_writer.clean_staging(str(spool_dir), later()) == spool_writer.Cleaned(folder, [path], [])
     assert os.listdir(folder) == []
 
 
@@ -98,13 +98,13 @@ def test_an_import_run_again_goes_by_a_live_writer_and_takes_back_a_dead_ones_fi
     notices = [(TEXT, NAME, DUE)]
     with live_writer(spool_dir / "tmp" / NAME) as writer:
         already = []
-        assert spool.spool_call_files(notices, str(spool_dir), 0o644, None, already=already.append) == 0
+        assert spool_writer.spool_call_files(notices, str(spool_dir), 0o644, None, already=already.append) == 0
         assert already == [str(spool_dir / "outgoing" / NAME)]  # being scheduled by the live writer
         assert os.listdir(spool_dir / "outgoing") == []
         assert (spool_dir / "tmp" / NAME).read_text() == "Channel: Local/7999"
         writer.kill()
         writer.wait()
-        assert spool.spool_call_files(notices, str(spool_dir), 0o644, None) == 1
+        assert spool_writer.spool_call_files(notices, str(spool_dir), 0o644, None) == 1
     assert (spool_dir / "outgoing" / NAME).read_text() == TEXT
     assert os.stat(spool_dir / "outgoing" / NAME).st_mtime_ns == DUE * 10**9
     assert os.listdir(spool_dir / "tmp") == []
@@ -116,10 +116,10 @@ def test_gc_leaves_a_staging_file_that_changed_within_the_grace(spool_dir):
     os.utime(path, (DUE, DUE))  # as a writer does: the mtime is the due time, the ctime is now
     changed = os.stat(path).st_ctime
     folder = str(spool_dir / "tmp")
-    assert spool.clean_staging(str(spool_dir), changed + spool.STAGING_GRACE - 1) == \
-        spool.Cleaned(folder, [], [str(path)])
-    assert spool.clean_staging(str(spool_dir), changed + spool.STAGING_GRACE + 1) == \
-        spool.Cleaned(folder, [str(path)], [])
+    assert spool_writer.clean_staging(str(spool_dir), changed + spool_writer.STAGING_GRACE - 1) == \
+        spool_writer.Cleaned(folder, [], [str(path)])
+    assert spool_writer.clean_staging(str(spool_dir), changed + spool_writer.STAGING_GRACE + 1) == \
+        spool_writer.Cleaned(folder, [str(path)], [])
 
 
 def test_notice_gc_removes_the_leftover_and_leaves_the_live_writers_file(spool_dir, monkeypatch):

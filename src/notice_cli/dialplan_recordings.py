@@ -1,11 +1,18 @@
-"""File-system work on the recordings folder: the dialplan's recordings found at its top, and
-one removed after its files are checked again, just before. Which may go is decided in
-recordings.py; no other file is ever removed here.
+"""The dialplan's own recordings in the recordings folder: found, judged by their use and the
+retention, touched when an import is about to play one, and removed after their files are
+checked again, just before. cleanup.py reads the spool in the order these need, and says what
+became of each.
 
-A dialplan recording's files are rec_<...>.<format>, regular files at the top of the folder:
-never a link (it may lead anywhere), never what lies in a folder below (prepared/). The
-removals are not fsynced: a recording that comes back after a crash is harmless, and the next
-notice gc takes it.
+Only the dialplan's recordings are ever removed: rec_<uniqueid>-<epoch>.<format> at the top of
+the recordings folder, never a prepared recording, never a file an admin put there under
+another name. One goes when no pending notice plays it and it has not been used for the
+retention (recording_retention days): since the newest of the times the finished notices that
+played it were archived, or, if no notice ever played it (a flow abandoned when its discard
+could not run), since it was written.
+
+A dialplan recording's files are regular files at the top of the folder: never a link (it may
+lead anywhere), never what lies in a folder below (prepared/). The removals are not fsynced: a
+recording that comes back after a crash is harmless, and the next notice gc takes it.
 """
 
 from __future__ import annotations
@@ -14,16 +21,32 @@ import contextlib
 import os
 import stat
 from collections import namedtuple
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .errors import InvalidInput, SpoolError
-from .notice import AUDIO_EXTENSIONS, is_dialplan_recording
-from .recordings import Candidate, dialplan_recording_of
+from .recordings import AUDIO_EXTENSIONS, dialplan_recording_of, is_dialplan_recording, names_played
 from .spool import explain, names_in
+
+DAY = 86400
 
 
 class FileState(namedtuple("FileState", "name device inode mtime_ns")):
     """One file of a recording as found: its NAME in the folder, which file it is and its mtime."""
+
+    __slots__ = ()
+
+
+class Candidate(namedtuple("Candidate", "name files mtime")):
+    """A dialplan recording as found in the recordings folder: its NAME, its FILES (one per
+    format, each as found here, to see whether it changed since) and MTIME,
+    the newest of the files' modification times."""
+
+    __slots__ = ()
+
+
+class Decided(namedtuple("Decided", "remove played recent")):
+    """decide()'s verdicts: the candidates to REMOVE, those a pending notice PLAYED (kept
+    whatever their age), and the RECENT ones, used within the retention."""
 
     __slots__ = ()
 
@@ -105,3 +128,30 @@ def _state(folder: str, file_name: str) -> FileState | None:
     if not stat.S_ISREG(info.st_mode):
         return None
     return FileState(file_name, info.st_dev, info.st_ino, info.st_mtime_ns)
+
+
+def decide(candidates: Iterable[Candidate], playing: Mapping[str, str], finished: Mapping[str, float],
+           now: float, retention_days: int) -> Decided:
+    """Which CANDIDATES may go at NOW: none that a pending notice plays (PLAYING: name -> who),
+    only those unused for RETENTION_DAYS: their last use is the newest time a finished notice
+    that played them was archived (FINISHED: name -> time), or their own mtime if that is
+    newer (no notice ever played it, or it was written again since)."""
+    cutoff = now - retention_days * DAY
+    decided = Decided([], [], [])
+    for candidate in candidates:
+        if candidate.name in playing:
+            decided.played.append(candidate)
+        elif max(candidate.mtime, finished.get(candidate.name, candidate.mtime)) < cutoff:
+            decided.remove.append(candidate)
+        else:
+            decided.recent.append(candidate)
+    return decided
+
+
+def newest_uses(played: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """{recording name: the newest time} of the (Data line, time) pairs of the call files PLAYED."""
+    newest: dict[str, float] = {}
+    for data, at in played:
+        for name in names_played(data):
+            newest[name] = max(at, newest.get(name, at))
+    return newest
