@@ -33,7 +33,8 @@ median(notice-spool) / median(PHP) <= 1.0 (it was 3.0 until issue 11).
   NOTICE_RECORDINGS_DIR point at a temporary spool (outgoing/ + tmp/) and recordings
   folder (with the rec_N.wav files notice-spool checks for), on the same file system as
   PHP's folders. Other settings keep their defaults, as on a PBX.
-* For information only, the same median for the ISO form ('YYYY-MM-DD HH:MM', which
+* For information only, the same median with a config file (a one-setting notice.conf: the
+  config file is read with configparser, which imports re), for the ISO form ('YYYY-MM-DD HH:MM', which
   imports python-dateutil) and for a call with an option (``--tz UTC``, which goes
   through click), interleaved in the same rounds.
 * Every timed call must exit 0 and leave exactly one call file in its outgoing folder,
@@ -333,7 +334,12 @@ def run(args) -> int:
         option_tool = Tool("notice-spool --tz UTC (info)",
                            lambda i: [str(spool), "--tz", "UTC", NUMBER, f"rec_{i}", keypad],
                            spool_dir / "outgoing", utc_due, spool_lines, spool_env, "notice-*.call")
-        tools = [php_tool, keypad_tool, iso_tool, option_tool]
+        config = root / "notice.conf"
+        config.write_text("[notice]\nwait_time = 20\n")
+        config_tool = Tool("notice-spool keypad, notice.conf (info)", lambda i: [str(spool), NUMBER, f"rec_{i}", keypad],
+                           spool_dir / "outgoing", local_due, spool_lines, spool_env | {"NOTICE_CONFIG": str(config)},
+                           "notice-*.call")
+        tools = [php_tool, keypad_tool, config_tool, iso_tool, option_tool]
 
         print(f"bench: {args.calls} calls per tool after {args.warmup} warm-up rounds, alternating "
               f"{' / '.join(t.label.split(' (')[0] for t in tools)}")
