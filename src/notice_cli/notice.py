@@ -9,7 +9,6 @@ from collections import namedtuple
 
 from .callfile import CallFile
 from .errors import InvalidInput, shown
-from .settings import MAX_NUMBER, NUMBER_PLACEHOLDER, Settings
 
 NUMBER = re.compile(r"\+?[0-9]+")
 # As the dialplan names recordings (rec_${UNIQUEID}): a dot is allowed, a leading one is not,
@@ -28,6 +27,10 @@ AUDIO_EXTENSIONS = (
 )
 # A RECORDING of digits only is the ordinal of a prepared recording (N.wav in prepared_dir).
 MAX_PREPARED = 999
+# A client's number: at most MAX_NUMBER characters, put in the channel setting at its
+# NUMBER_PLACEHOLDER (Local/{number}@from-internal).
+MAX_NUMBER = 32
+NUMBER_PLACEHOLDER = "{number}"
 # The call file carries the notice's id, the client's number and the scheduled time as channel
 # variables: Asterisk moves the file's mtime while it retries, and the channel template may
 # change, so these are the only lasting record of what was scheduled (notice list, history).
@@ -137,7 +140,9 @@ def notice_id_of(file_name: str) -> str | None:
     return found.group(1) if found else None
 
 
-def call_file_for(notice: Notice, settings: Settings) -> CallFile:
+def call_file_for(notice: Notice, settings) -> CallFile:
+    """The call file that carries NOTICE to Asterisk, by SETTINGS (a settings.Settings, or
+    anything with its channel, caller_id, max_retries, retry_time and wait_time)."""
     return CallFile(
         channel=settings.channel.replace(NUMBER_PLACEHOLDER, notice.number),
         caller_id=settings.caller_id,

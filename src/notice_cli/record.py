@@ -26,8 +26,8 @@ import sys
 from collections import namedtuple
 
 from .callfile import number_or, read_fields
-from .notice import DUE_VARIABLE, NOTICE_ID, NOTICE_ID_VARIABLE, NUMBER_VARIABLE, call_file_name, notice_id_of
-from .settings import NUMBER_PLACEHOLDER
+from .notice import (DUE_VARIABLE, NOTICE_ID, NOTICE_ID_VARIABLE, NUMBER_PLACEHOLDER, NUMBER_VARIABLE, call_file_name,
+                     notice_id_of)
 
 START, END, ABORT, DELAYED = "StartRetry", "EndRetry", "AbortRetry", "DelayedRetry"
 EVENTS = {name.lower(): name for name in (START, END, ABORT, DELAYED)}

@@ -15,12 +15,11 @@ from datetime import tzinfo
 
 from .callfile import MAX_LINE_BYTES, check_value, fits_a_line
 from .errors import InvalidInput, shown
+from .notice import MAX_NUMBER, NUMBER_PLACEHOLDER
 
 DEFAULT_CONFIG = "/etc/asterisk/notice.conf"
 CONFIG_ENV = "NOTICE_CONFIG"
 CONFIG_SECTION = "notice"
-NUMBER_PLACEHOLDER = "{number}"
-MAX_NUMBER = 32  # characters of a client's number: what {number} may become
 SYSLOG_FACILITIES = ("none", "user", "daemon") + tuple(f"local{n}" for n in range(8))
 
 
