@@ -140,6 +140,18 @@ def notice_id_of(file_name: str) -> str | None:
     return found.group(1) if found else None
 
 
+DUE = r"[0-9]{1,12}"  # a due time as written: Unix seconds
+# The Setvar lines of a notice's call file, in the order written: the variable, the attribute
+# of Notice it carries, and the pattern of its value as written (None: any value
+# callfile.check_value lets through). call_file_for writes them by this table; record.py
+# matches and reads them by it.
+NOTICE_VARIABLES = (
+    (NOTICE_ID_VARIABLE, "id", NOTICE_ID),
+    (NUMBER_VARIABLE, "number", None),
+    (DUE_VARIABLE, "due", DUE),
+)
+
+
 def call_file_for(notice: Notice, settings) -> CallFile:
     """The call file that carries NOTICE to Asterisk, by SETTINGS (a settings.Settings, or
     anything with its channel, caller_id, max_retries, retry_time and wait_time)."""
@@ -152,6 +164,5 @@ def call_file_for(notice: Notice, settings) -> CallFile:
         application=PLAYBACK,
         data=notice.recording,
         archive=True,
-        variables=((NOTICE_ID_VARIABLE, notice.id), (NUMBER_VARIABLE, notice.number),
-                   (DUE_VARIABLE, str(notice.due))),
+        variables=tuple((name, str(getattr(notice, attribute))) for name, attribute, _ in NOTICE_VARIABLES),
     )
