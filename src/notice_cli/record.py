@@ -88,8 +88,16 @@ class Attempt(namedtuple("Attempt", "started ended end")):
 def read_notice(file_name: str, text: str, channel_template: str | None = None) -> SpooledNotice | None:
     """The notice in the call file FILE_NAME with TEXT, or None if it is not one of ours: its
     name and its NOTICE_ID must agree. CHANNEL_TEMPLATE finds the number in the Channel line
-    of a file that does not carry NOTICE_NUMBER. The file is read as pbx_spool reads it
-    (callfile.read): the specification that read_listed() follows the fast way."""
+    of a file that does not carry NOTICE_NUMBER. Read the fast way of read_listed() when the
+    text is ASCII (its bytes are then exactly its characters), else read_plainly()."""
+    if text.isascii():
+        return read_listed(file_name, text.encode("ascii"), channel_template)
+    return read_plainly(file_name, text, channel_template)
+
+
+def read_plainly(file_name: str, text: str, channel_template: str | None = None) -> SpooledNotice | None:
+    """read_notice(), the plain way: the file read as pbx_spool reads it (callfile.read). The
+    specification that read_listed() follows the fast way."""
     notice_id = notice_id_of(file_name)
     if notice_id is None:
         return None
@@ -182,15 +190,15 @@ def read_listed(file_name: str, data: bytes, channel_template: str | None = None
     """read_notice() of the call file FILE_NAME from its bytes DATA (as os.read gives them), the
     way a listing reads 100,000s of files: a file as written is matched as bytes by one regular
     expression (_AS_LISTED) and only the values a notice keeps are decoded; any other file is
-    decoded whole (as spool.py decodes a file) and read by read_notice(). The notice is made by
-    tuple.__new__, not by its constructor (a Python function taking keywords): half a
+    decoded whole (as spool.py decodes a file) and read by read_plainly(). The notice is made
+    by tuple.__new__, not by its constructor (a Python function taking keywords): half a
     microsecond less a file."""
     written = None if 35 in data or 59 in data else _AS_LISTED(data)  # b"#", b";": see _VALUE
     if written is None:
-        return read_notice(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
+        return read_plainly(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
     max_retries, retry_time, recording, notice_id, number, due, tail, started, ended, status = written.groups()
     notice_id = notice_id.decode("ascii")  # the pattern of NOTICE_ID is ASCII
-    if file_name != call_file_name(notice_id):  # the rule of read_notice
+    if file_name != call_file_name(notice_id):  # the rule of read_plainly
         return None
     retry_time = _RETRY_TIMES[retry_time]
     if started is None:  # no attempt (_tail)
@@ -234,7 +242,7 @@ _TEXTS = _Converted(lambda value: value.decode("utf-8", "surrogateescape"))
 # notice's NOTICE_VARIABLES, then what Asterisk appends. A value there has no blank at either
 # end and no '#' or ';', so the lexer reads every line exactly as it stands, and the groups
 # are what callfile.read() would find; a file of any other shape (edited, older) goes through
-# read_notice() instead. The values read_listed() keeps are the named groups of _KEPT, in
+# read_plainly() instead. The values read_listed() keeps are the named groups of _KEPT, in
 # that order (the fields' order), which it unpacks.
 #
 # It is matched as bytes straight from os.read (only the values kept are decoded), with
@@ -244,7 +252,7 @@ _TEXTS = _Converted(lambda value: value.decode("utf-8", "surrogateescape"))
 # rules out '#' and ';' for the whole file first with two memchr()s, so together they accept
 # exactly a value without blanks at its ends, '#', ';' or a line break. Possessive and atomic
 # parts give the engine nothing to backtrack into (no line could match another way). A last
-# line without its line feed, being appended now, is matched and not read, as read_notice
+# line without its line feed, being appended now, is matched and not read, as read_plainly
 # cuts it off.
 # Python 3.9 and 3.10 (Debian 11's, FreePBX 16's) have neither: there the same pattern takes
 # plain parts, which match the same lines, only with more work for the engine.

@@ -13,7 +13,7 @@ from notice_cli.callfile import FIELDS, CallFile, Number, Text, parse, render
 from notice_cli.notice import Notice, call_file_for, call_file_name, check_notice_id, content_id, notice_id_of
 from notice_cli.errors import InvalidInput
 from notice_cli.record import (Attempt, SpooledNotice, attempt_log, listed_match, number_in_channel, read_listed,
-                               read_notice)
+                               read_notice, read_plainly)
 from notice_cli.settings import Settings
 
 ID = "20261128094512-9f3a1c2b"
@@ -37,9 +37,12 @@ def read(text, name=NAME, template=None):
 
 
 def listed_and_read(text, name=NAME, template=None):
-    """The notice read the fast way of a listing (read_listed, from the bytes) and as pbx_spool
-    reads the text (read_notice), each with the rule that the file's name and NOTICE_ID agree."""
-    return read_listed(name, text.encode("utf-8", "surrogateescape"), template), read(text, name, template)
+    """The notice read the fast way of a listing (read_listed, from the bytes) and the plain way
+    (read_plainly: as pbx_spool reads the text), each with the rule that the file's name and
+    NOTICE_ID agree; read_notice, which takes either way, reads it as the plain way does."""
+    plain = read_plainly(name, text, template)
+    assert read(text, name, template) == plain
+    return read_listed(name, text.encode("utf-8", "surrogateescape"), template), plain
 
 
 def fast(text):
