@@ -117,7 +117,7 @@ class Variables(Field):
 
 
 class Retries(Field):
-    """pbx_spool's retry lines, one KEYS kind each: (kind, value) pairs in the file's order."""
+    """pbx_spool's retry lines, each of one of KINDS: (kind, value) pairs in the file's order."""
 
     __slots__ = ("kinds",)
 
