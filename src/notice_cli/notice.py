@@ -9,8 +9,11 @@ from .callfile import CallFile
 from .charset import DIGITS, made_of
 from .errors import InvalidInput, shown
 from .value import Value
-from .settings import MAX_NUMBER, NUMBER_PLACEHOLDER, Settings
 
+# A client's number: at most MAX_NUMBER characters, put in the channel setting at its
+# NUMBER_PLACEHOLDER (Local/{number}@from-internal).
+MAX_NUMBER = 32
+NUMBER_PLACEHOLDER = "{number}"
 # The call file carries the notice's id, the client's number and the scheduled time as channel
 # variables: Asterisk moves the file's mtime while it retries, and the channel template may
 # change, so these are the only lasting record of what was scheduled (notice list, history).
@@ -87,7 +90,21 @@ def notice_id_of(file_name: str) -> str | None:
     return found.group(1) if found else None
 
 
-def call_file_for(notice: Notice, settings: Settings) -> CallFile:
+DUE = r"[0-9]{1,12}"  # a due time as written: Unix seconds
+# The Setvar lines of a notice's call file, in the order written: the variable, the attribute
+# of Notice it carries, and the pattern of its value as written (None: any value
+# callfile.check_value lets through). call_file_for writes them by this table; record.py
+# matches and reads them by it.
+NOTICE_VARIABLES = (
+    (NOTICE_ID_VARIABLE, "id", NOTICE_ID),
+    (NUMBER_VARIABLE, "number", None),
+    (DUE_VARIABLE, "due", DUE),
+)
+
+
+def call_file_for(notice: Notice, settings) -> CallFile:
+    """The call file that carries NOTICE to Asterisk, by SETTINGS (a settings.Settings, or
+    anything with its channel, caller_id, max_retries, retry_time and wait_time)."""
     return CallFile(
         channel=settings.channel.replace(NUMBER_PLACEHOLDER, notice.number),
         caller_id=settings.caller_id,
@@ -97,6 +114,5 @@ def call_file_for(notice: Notice, settings: Settings) -> CallFile:
         application=PLAYBACK,
         data=notice.recording,
         archive=True,
-        variables=((NOTICE_ID_VARIABLE, notice.id), (NUMBER_VARIABLE, notice.number),
-                   (DUE_VARIABLE, str(notice.due))),
+        variables=tuple((name, str(getattr(notice, attribute))) for name, attribute, _ in NOTICE_VARIABLES),
     )

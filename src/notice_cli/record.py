@@ -25,14 +25,8 @@ import re
 import sys
 from collections import namedtuple
 
-from .callfile import number_or, read_fields
-from .notice import DUE_VARIABLE, NOTICE_ID, NOTICE_ID_VARIABLE, NUMBER_VARIABLE, call_file_name, notice_id_of
-from .settings import NUMBER_PLACEHOLDER
-
-START, END, ABORT, DELAYED = "StartRetry", "EndRetry", "AbortRetry", "DelayedRetry"
-EVENTS = {name.lower(): name for name in (START, END, ABORT, DELAYED)}
-RETRY_LINE = re.compile(r"([0-9]+)[\x00-\x20]+([0-9]+)[\x00-\x20]+\(([0-9]+)\)")
-DEFAULT_RETRY_TIME = 300  # Asterisk's, for a file without a (valid) RetryTime
+from .callfile import ABORT, DELAYED, END, FIELDS, START, Field, Retries, Variables, field, read, retry_value
+from .notice import DUE, NOTICE_VARIABLES, NUMBER_PLACEHOLDER, call_file_name, notice_id_of
 
 
 class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_time max_retries "
@@ -94,23 +88,27 @@ class Attempt(namedtuple("Attempt", "started ended end")):
 def read_notice(file_name: str, text: str, channel_template: str | None = None) -> SpooledNotice | None:
     """The notice in the call file FILE_NAME with TEXT, or None if it is not one of ours: its
     name and its NOTICE_ID must agree. CHANNEL_TEMPLATE finds the number in the Channel line
-    of a file that does not carry NOTICE_NUMBER."""
-    complete = _complete_lines(text)
-    written = AS_WRITTEN.fullmatch(complete)
-    if written:  # its id has the form of one: the name alone must agree
-        notice = _from_written(written)
-        return notice if file_name == call_file_name(notice.id) else None
+    of a file that does not carry NOTICE_NUMBER. Read the fast way of read_listed() when the
+    text is ASCII (its bytes are then exactly its characters), else read_plainly()."""
+    if text.isascii():
+        return read_listed(file_name, text.encode("ascii"), channel_template)
+    return read_plainly(file_name, text, channel_template)
+
+
+def read_plainly(file_name: str, text: str, channel_template: str | None = None) -> SpooledNotice | None:
+    """read_notice(), the plain way: the file read as pbx_spool reads it (callfile.read). The
+    specification that read_listed() follows the fast way."""
     notice_id = notice_id_of(file_name)
     if notice_id is None:
         return None
-    notice = _from_fields(read_fields(complete), channel_template)
+    notice = _notice_in(read(_complete_lines(text)), channel_template)
     return notice if notice.id == notice_id else None
 
 
 def recording_of(text: str) -> str | None:
     """What the call file TEXT, ours or not, has Asterisk play: its Data line (the last one, as
     Asterisk takes it), or None if it has none yet (a staging file being written)."""
-    return _from_fields(read_fields(_complete_lines(text)), None).recording
+    return read(_complete_lines(text))["data"]
 
 
 def _complete_lines(text: str) -> str:
@@ -118,30 +116,102 @@ def _complete_lines(text: str) -> str:
     return text if text.endswith("\n") else text[: text.rfind("\n") + 1]
 
 
+def _notice_in(values: dict, channel_template: str | None) -> SpooledNotice:
+    """The notice in a call file's VALUES (callfile.read), whether ours or not."""
+    variables = dict(values["variables"])
+    kept = {attribute: variables.get(name) for name, attribute, _ in NOTICE_VARIABLES}
+    retry_time = values["retry_time"]
+    attempts, last_attempt, calling = _summary(values["retries"], retry_time)
+    return SpooledNotice(
+        id=kept["id"],
+        number=kept["number"] or number_in_channel(values["channel"] or "", channel_template),
+        recording=values["data"],
+        due=_due(kept["due"] or ""),
+        retry_time=retry_time,
+        max_retries=values["max_retries"],
+        attempts=attempts, last_attempt=last_attempt, calling=calling,
+        status=values["status"],
+    )
+
+
+def _due(value: str) -> int | None:
+    return int(value) if _DUE(value) else None
+
+
+def _event_time(value: str) -> int | None:
+    """The time in a retry line's VALUE, read leniently (any blanks between its numbers)."""
+    found = _RETRY_TIME(value)
+    return int(found.group(1)) if found else None
+
+
+_DUE = re.compile(DUE).fullmatch
+_RETRY_TIME = re.compile(retry_value("[0-9]+", r"[\x00-\x20]+", "([0-9]+)")).match
+
+
+def _summary(retries, retry_time: int) -> tuple[int, int | None, bool]:
+    """(attempts, start of the last one, whether it still runs) from the (kind, value) RETRIES."""
+    attempts, last_attempt, calling = 0, None, False
+    for kind, value in retries:
+        if kind == START:
+            at = _event_time(value)
+            attempts += 1
+            last_attempt = None if at is None else at - retry_time
+            calling = True
+        elif kind in (END, ABORT):
+            calling = False
+    return attempts, last_attempt, calling
+
+
+def attempt_log(text: str, retry_time: int) -> list[Attempt]:
+    """Every attempt in the call file TEXT, in order, for `notice show`."""
+    attempts = []
+    for kind, value in read(_complete_lines(text))["retries"]:
+        at = _event_time(value)
+        if kind == START:
+            attempts.append(Attempt(None if at is None else at - retry_time, None, None))
+        elif kind in (END, ABORT) and attempts and attempts[-1].end is None:
+            attempts[-1] = attempts[-1]._replace(ended=at, end=kind)
+    return attempts
+
+
+def number_in_channel(channel: str, template: str | None) -> str | None:
+    """The number in CHANNEL if it has the shape of TEMPLATE (e.g. Local/{number}@from-internal)."""
+    if not template or NUMBER_PLACEHOLDER not in template:
+        return None
+    before, _, after = template.partition(NUMBER_PLACEHOLDER)
+    if len(channel) > len(before) + len(after) and channel.startswith(before) and channel.endswith(after):
+        return channel[len(before): len(channel) - len(after)]
+    return None
+
+
+# --- the fast way of a listing ----------------------------------------------------------------
+
 def read_listed(file_name: str, data: bytes, channel_template: str | None = None) -> SpooledNotice | None:
     """read_notice() of the call file FILE_NAME from its bytes DATA (as os.read gives them), the
     way a listing reads 100,000s of files: a file as written is matched as bytes by one regular
-    expression and only the values a notice keeps are decoded; any other file is decoded whole
-    (as spool.py decodes a file) and read by read_notice(). The notice is made by tuple.__new__,
-    not by its constructor (a Python function taking keywords): half a microsecond less a file."""
-    written = None if 35 in data or 59 in data else _AS_LISTED(data)  # b"#", b";": see _LISTED_VALUE
+    expression (_AS_LISTED) and only the values a notice keeps are decoded; any other file is
+    decoded whole (as spool.py decodes a file) and read by read_plainly(). The notice is made
+    by tuple.__new__, not by its constructor (a Python function taking keywords): half a
+    microsecond less a file."""
+    written = None if 35 in data or 59 in data else _AS_LISTED(data)  # b"#", b";": see _VALUE
     if written is None:
-        return read_notice(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
-    _, _, max_retries, retry_time, recording, notice_id, number, due, tail, started, ended, status = written.groups()
+        return read_plainly(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
+    max_retries, retry_time, recording, notice_id, number, due, tail, started, ended, status = written.groups()
     notice_id = notice_id.decode("ascii")  # the pattern of NOTICE_ID is ASCII
-    if file_name != call_file_name(notice_id):  # the rule of read_notice
+    if file_name != call_file_name(notice_id):  # the rule of read_plainly
         return None
-    retry_time = _NUMBERS[retry_time] or DEFAULT_RETRY_TIME  # digits only here; 0 is below Asterisk's 1
-    if started is None:  # no attempt (_LISTED_TAIL)
+    retry_time = _RETRY_TIMES[retry_time]
+    if started is None:  # no attempt (_tail)
         attempts, last_attempt, calling = 0, None, False
     else:
         attempts, last_attempt, calling = tail.count(_START_BYTES), int(started) - retry_time, ended is None
     return _new_notice(SpooledNotice, (
         notice_id, number.decode("utf-8", "surrogateescape"), _TEXTS[recording], int(due), retry_time,
-        _NUMBERS[max_retries], attempts, last_attempt, calling, None if status is None else _TEXTS[status]))
+        _MAX_RETRIES[max_retries], attempts, last_attempt, calling, None if status is None else _TEXTS[status]))
 
 
 _new_notice = tuple.__new__
+_START_BYTES = f"{START}: ".encode()
 
 
 class _Converted(dict):
@@ -162,158 +232,81 @@ class _Converted(dict):
         return converted
 
 
-_NUMBERS = _Converted(int)
+# Numbers as pbx_spool takes them (callfile.Number.take: digits only here, but RetryTime 0 is
+# below its least), texts as spool.py decodes a file.
+_MAX_RETRIES = _Converted(field("max_retries").take)
+_RETRY_TIMES = _Converted(field("retry_time").take)
 _TEXTS = _Converted(lambda value: value.decode("utf-8", "surrogateescape"))
 
-
-def _from_written(found: re.Match) -> SpooledNotice:
-    """The file exactly as notice-cli and Asterisk write it: the lexer would see each line as
-    it stands, so the regular expression's groups are what it reads (no loop over lines)."""
-    (_, _, max_retries, retry_time, data, notice_id, number, due, tail, status) = found.groups()
-    retry_time = int(retry_time) or DEFAULT_RETRY_TIME  # digits only here; 0 is below Asterisk's 1
-    if not tail:  # never tried: the common case of a pending notice
-        return SpooledNotice(notice_id, number, data, int(due), retry_time, int(max_retries), 0, None, False, status)
-    attempts, last_attempt, calling = _summary([(kind, int(at)) for kind, at in _TAIL_EVENT.findall(tail)], retry_time)
-    return SpooledNotice(notice_id, number, data, int(due), retry_time, int(max_retries),
-                         attempts, last_attempt, calling, status)
-
-
-def _from_fields(pairs, channel_template: str | None) -> SpooledNotice:
-    """Any other file, through the lexer's view of it (callfile.read_fields)."""
-    variables, single, events = {}, {}, []
-    for key, value in pairs:
-        key = key.lower()
-        if key in ("setvar", "set"):
-            name, equals, variable = value.partition("=")
-            if equals:  # Asterisk skips a Setvar without '='
-                variables[name] = variable
-        elif key in EVENTS:
-            events.append((EVENTS[key], _event_time(value)))
-        else:
-            single[key] = value
-    retry_time = _retry_time(single.get("retrytime"))
-    attempts, last_attempt, calling = _summary(events, retry_time)
-    return SpooledNotice(
-        id=variables.get(NOTICE_ID_VARIABLE),
-        number=variables.get(NUMBER_VARIABLE) or number_in_channel(single.get("channel", ""), channel_template),
-        recording=single.get("data"),
-        due=_due(variables.get(DUE_VARIABLE, "")),
-        retry_time=retry_time,
-        max_retries=number_or(single.get("maxretries"), 0),
-        attempts=attempts, last_attempt=last_attempt, calling=calling,
-        status=single.get("status"),
-    )
-
-
-def _retry_time(value: str | None) -> int:
-    """RetryTime as Asterisk takes it: its default when missing, not a number or below 1."""
-    seconds = number_or(value, DEFAULT_RETRY_TIME)
-    return seconds if seconds >= 1 else DEFAULT_RETRY_TIME
-
-
-def _due(value: str) -> int | None:
-    return int(value) if _DUE.fullmatch(value) else None
-
-
-def _event_time(value: str) -> int | None:
-    found = RETRY_LINE.match(value)
-    return int(found.group(3)) if found else None
-
-
-def _summary(events, retry_time: int) -> tuple[int, int | None, bool]:
-    """(attempts, start of the last one, whether it still runs) from (kind, time) events."""
-    attempts, last_attempt, calling = 0, None, False
-    for kind, at in events:
-        if kind == START:
-            attempts += 1
-            last_attempt = None if at is None else at - retry_time
-            calling = True
-        elif kind in (END, ABORT):
-            calling = False
-    return attempts, last_attempt, calling
-
-
-def attempt_log(text: str, retry_time: int) -> list[Attempt]:
-    """Every attempt in the call file TEXT, in order, for `notice show`."""
-    attempts = []
-    for key, value in read_fields(_complete_lines(text)):
-        kind = EVENTS.get(key.lower())
-        at = _event_time(value)
-        if kind == START:
-            attempts.append(Attempt(None if at is None else at - retry_time, None, None))
-        elif kind in (END, ABORT) and attempts and attempts[-1].end is None:
-            attempts[-1] = attempts[-1]._replace(ended=at, end=kind)
-    return attempts
-
-
-def number_in_channel(channel: str, template: str | None) -> str | None:
-    """The number in CHANNEL if it has the shape of TEMPLATE (e.g. Local/{number}@from-internal)."""
-    if not template or NUMBER_PLACEHOLDER not in template:
-        return None
-    before, _, after = template.partition(NUMBER_PLACEHOLDER)
-    if len(channel) > len(before) + len(after) and channel.startswith(before) and channel.endswith(after):
-        return channel[len(before): len(channel) - len(after)]
-    return None
-
-
-# The call file as call_file_for() and render() write it, then what Asterisk appends. A value
-# here has no blank at either end and no '#' or ';', so the lexer reads every line exactly as
-# it stands; a file of any other shape (edited, older) goes through read_fields instead.
-_VALUE = r"[^\x00-\x20#;](?:[^\n#;]*[^\x00-\x20#;])?"
-_TAIL_LINE = rf"\n?(?:{START}|{END}|{ABORT}|{DELAYED}): [0-9]+ [0-9]+ \([0-9]+\)\n"
-_DUE = re.compile(r"[0-9]{1,12}")
-_TAIL_EVENT = re.compile(rf"({START}|{END}|{ABORT}|{DELAYED}): [0-9]+ [0-9]+ \(([0-9]+)\)")
-
-
-def _written_shape(value: str, tail: str) -> str:
-    """The lines of a file as written, each VALUE its pattern, then TAIL (Asterisk's lines);
-    groups: channel, caller id, MaxRetries, RetryTime, Data, NOTICE_ID, NOTICE_NUMBER,
-    NOTICE_DUE, TAIL's, Status."""
-    return (
-        rf"Channel: ({value})\n"
-        rf"(?:CallerID: ({value})\n)?"
-        r"MaxRetries: ([0-9]{1,9})\n"
-        r"RetryTime: ([0-9]{1,9})\n"
-        r"WaitTime: [0-9]{1,9}\n"
-        rf"Application: {value}\n"
-        rf"Data: ({value})\n"
-        r"Archive: (?:yes|no)\n"
-        rf"Setvar: {NOTICE_ID_VARIABLE}=({NOTICE_ID})\n"
-        rf"Setvar: {NUMBER_VARIABLE}=({value})\n"
-        rf"Setvar: {DUE_VARIABLE}=({_DUE.pattern})\n"
-        rf"{tail}"
-        rf"(?:Status: ({value})\n)?"
-    )
-
-
-AS_WRITTEN = re.compile(_written_shape(_VALUE, rf"((?:{_TAIL_LINE})*)"))
-
-# The same shape for read_listed(), as bytes straight from os.read (only the values kept are
-# decoded), and little more than half the work for re's engine, which a listing runs
-# 100,000s of times: a value is [^\n]*+ (the engine's fastest loop, a scan for one byte)
-# with its first and last byte checked apart (the lookbehind), rather than a class tested
-# byte by byte; read_listed rules out '#' and ';' for the whole file first with two
-# memchr()s, so together they accept exactly what _VALUE does. Possessive and atomic parts
-# give the engine nothing to backtrack into (no line could match another way). A last line
-# without its line feed, being appended now, is matched and not read, as read_notice cuts
-# it off.
+# The call file exactly as call_file_for() and render() write it, by callfile.FIELDS and the
+# notice's NOTICE_VARIABLES, then what Asterisk appends. A value there has no blank at either
+# end and no '#' or ';', so the lexer reads every line exactly as it stands, and the groups
+# are what callfile.read() would find; a file of any other shape (edited, older) goes through
+# read_plainly() instead. The values read_listed() keeps are the named groups of _KEPT, in
+# that order (the fields' order), which it unpacks.
+#
+# It is matched as bytes straight from os.read (only the values kept are decoded), with
+# little more than half the work for re's engine, which a listing runs 100,000s of times: a
+# value is [^\n]*+ (the engine's fastest loop, a scan for one byte) with its first and last
+# byte checked apart (the lookbehind), rather than a class tested byte by byte; read_listed
+# rules out '#' and ';' for the whole file first with two memchr()s, so together they accept
+# exactly a value without blanks at its ends, '#', ';' or a line break. Possessive and atomic
+# parts give the engine nothing to backtrack into (no line could match another way). A last
+# line without its line feed, being appended now, is matched and not read, as read_plainly
+# cuts it off.
 # Python 3.9 and 3.10 (Debian 11's, FreePBX 16's) have neither: there the same pattern takes
 # plain parts, which match the same lines, only with more work for the engine.
 _EAGER, _ATOM = ("+", "(?>") if sys.version_info >= (3, 11) else ("", "(?:")
-_LISTED_VALUE = rf"[^\x00-\x20][^\n]*{_EAGER}(?<![\x00-\x20])"
+_VALUE = rf"[^\x00-\x20][^\n]*{_EAGER}(?<![\x00-\x20])"
+_NUMBER = rf"[0-9]+{_EAGER}"
+_KEPT = ("max_retries", "retry_time", "data", "id", "number", "due", "tail", "started", "ended", "status")
 
 
-def _listed_event(kinds: str, time: str = rf"[0-9]+{_EAGER}") -> str:
-    return rf"\n?{_ATOM}{kinds}): [0-9]+{_EAGER} [0-9]+{_EAGER} \({time}\)\n"
+def listed_pattern(fields=FIELDS, variables=NOTICE_VARIABLES) -> bytes:
+    """The regular expression of a notice's call file as written by FIELDS, its Setvar lines
+    the notice's VARIABLES, then Asterisk's lines, then a line being appended."""
+    return ("".join(_lines(each, variables) for each in fields) + rf"[^\n]*{_EAGER}").encode()
 
 
-# Asterisk's lines, in two groups more that say what _summary() finds by a loop: the tail is
-# any lines, the last StartRetry (its time captured: the greedy repetition before it gives
-# lines back until one is found), then lines that are not StartRetry, any EndRetry or
-# AbortRetry among them captured (then the call is over); or it has no StartRetry at all.
-_LISTED_TAIL = (rf"((?:{_listed_event(f'{START}|{END}|{ABORT}|{DELAYED}')})*"
-                rf"{_listed_event(START, rf'([0-9]+{_EAGER})')}"
-                rf"(?:{_listed_event(DELAYED)}|({_listed_event(f'{END}|{ABORT}')}))*"
-                rf"|(?:{_listed_event(f'{END}|{ABORT}|{DELAYED}')})*)")
-_AS_LISTED = re.compile((_written_shape(_LISTED_VALUE, _LISTED_TAIL) + rf"[^\n]*{_EAGER}").encode()).fullmatch
-_START_BYTES = f"{START}: ".encode()
+def _lines(line: Field, variables) -> str:
+    if isinstance(line, Variables):
+        return "".join(rf"{re.escape(line.key)}: {re.escape(name)}={_kept(attribute, pattern or _VALUE)}\n"
+                       for name, attribute, pattern in variables)
+    if isinstance(line, Retries):
+        return _tail(line.keys)
+    written = rf"{re.escape(line.key)}: {_kept(line.attribute, line.pattern or _VALUE)}\n"
+    return rf"(?:{written})?" if line.optional else written
+
+
+def _kept(name: str, pattern: str) -> str:
+    return rf"(?P<{name}>{pattern})" if name in _KEPT else pattern
+
+
+def _tail(kinds: tuple[str, ...]) -> str:
+    """Asterisk's lines of KINDS, in two groups more that say what _summary() finds by a loop:
+    the tail is any lines, the last StartRetry (its time captured: the greedy repetition
+    before it gives lines back until one is found), then lines that are not StartRetry, any
+    EndRetry or AbortRetry among them captured (then the call is over); or it has no
+    StartRetry at all."""
+    return (rf"(?P<tail>(?:{_retry_line(kinds)})*"
+            rf"{_retry_line((START,), rf'(?P<started>{_NUMBER})')}"
+            rf"(?:{_retry_line((DELAYED,))}|(?P<ended>{_retry_line((END, ABORT))}))*"
+            rf"|(?:{_retry_line((END, ABORT, DELAYED))})*)")
+
+
+def _retry_line(kinds: tuple[str, ...], time: str = _NUMBER) -> str:
+    """A retry line of one of KINDS after its optional empty line (safe_append writes one)."""
+    return rf"\n?{_ATOM}{'|'.join(kinds)}): {retry_value(_NUMBER, ' ', time)}\n"
+
+
+def listed_match(fields=FIELDS, variables=NOTICE_VARIABLES):
+    """The fullmatch of listed_pattern(FIELDS, VARIABLES), whose groups must be _KEPT in the
+    order read_listed() unpacks them: a table that moves them fails here, at import."""
+    compiled = re.compile(listed_pattern(fields, variables))
+    groups = tuple(sorted(compiled.groupindex, key=compiled.groupindex.get))
+    if groups != _KEPT or compiled.groups != len(_KEPT):
+        raise RuntimeError(f"the call file's fields give the groups {groups}; read_listed() unpacks {_KEPT}")
+    return compiled.fullmatch
+
+
+_AS_LISTED = listed_match()

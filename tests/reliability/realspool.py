@@ -73,8 +73,9 @@ def check_call_file(path: Path, number: str | None = None, due: int | None = Non
     assert call.channel and call.application == "Playback" and call.data, f"{path}: {text!r}"
     assert call.archive and call.max_retries == 2 and call.retry_time == 20 and call.wait_time == 20, text
     assert [name for name, _ in call.variables] == [NOTICE_ID_VARIABLE, NUMBER_VARIABLE, DUE_VARIABLE], text
-    assert call.variable(NOTICE_ID_VARIABLE) == notice_id_of(path.name), f"{path}: {text!r}"
-    file_number, file_due = call.variable(NUMBER_VARIABLE), int(call.variable(DUE_VARIABLE))
+    variables = dict(call.variables)
+    assert variables[NOTICE_ID_VARIABLE] == notice_id_of(path.name), f"{path}: {text!r}"
+    file_number, file_due = variables[NUMBER_VARIABLE], int(variables[DUE_VARIABLE])
     assert call.channel == f"Local/{file_number}@from-internal", text
     assert os.stat(path).st_mtime_ns == file_due * 10**9, f"{path}: mtime is not its NOTICE_DUE {file_due}"
     if number is not None:

@@ -263,7 +263,7 @@ def check_scheduled(root: Path, out: str, won: dict, recording: str, caught: Sys
     zone = ZoneInfo(value.get("tz") or "UTC")
     due = int(DUE_WALL.replace(tzinfo=zone).timestamp())
     info = os.stat(files[0])
-    assert call.variable("NOTICE_DUE") == str(due) and info.st_mtime_ns == due * 10**9
+    assert dict(call.variables).get("NOTICE_DUE") == str(due) and info.st_mtime_ns == due * 10**9
     mode = value.get("file_mode", "0644")
     assert info.st_mode & 0o7777 == int(mode[2:] if mode.startswith("0o") else mode, 8)
     assert info.st_uid == expected_owner(value.get("owner", ""))
@@ -274,7 +274,7 @@ def check_scheduled(root: Path, out: str, won: dict, recording: str, caught: Sys
         assert caught.opened == [(value.get("syslog_tag", "notice-spool"), syslog.LOG_PID,
                                   getattr(syslog, "LOG_" + facility.upper()))]
         assert len(caught.messages) == 1 and caught.messages[0][0] == syslog.LOG_INFO
-        assert caught.messages[0][1].startswith(f"notice {call.variable('NOTICE_ID')} to {NUMBER} at ")
+        assert caught.messages[0][1].startswith(f"notice {dict(call.variables).get('NOTICE_ID')} to {NUMBER} at ")
 
 
 LOAD = settings.load

@@ -86,7 +86,7 @@ def check_outcome(root, code, out, err, number, recording, given):
         assert call.max_retries == int(given.get("max_retries") or 2)
         assert call.retry_time == int(given.get("retry_time") or 20)
         assert call.wait_time == int(given.get("wait_time") or 20)
-        assert call.variable("NOTICE_ID") == notice_id
+        assert dict(call.variables).get("NOTICE_ID") == notice_id
         due = datetime.fromisoformat(due_text).timestamp()
         assert due == int(due) and os.stat(path).st_mtime_ns == int(due) * 10**9
         assert due > time.time() - 5  # never in the past when it was scheduled

@@ -1,14 +1,19 @@
 """record.py: a notice read back from its call file in every state Asterisk leaves it in, the
-files that are not ours, and the fast reading of files as written agreeing with the lexer."""
+files that are not ours, the fast reading of files as written agreeing with the lexer, and
+both readers and the writer following the one table of the call file's fields."""
+
+import itertools
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from notice_cli.callfile import read_fields, render
+from notice_cli import callfile, notice as notice_module, record
+from notice_cli.callfile import FIELDS, CallFile, Number, Text, parse, render
 from notice_cli.notice import Notice, call_file_for, call_file_name, check_notice_id, content_id, notice_id_of
 from notice_cli.errors import InvalidInput
-from notice_cli.record import (_AS_LISTED, AS_WRITTEN, Attempt, SpooledNotice, _from_fields, attempt_log,
-                               number_in_channel, read_listed, read_notice)
+from notice_cli.record import (Attempt, SpooledNotice, attempt_log, listed_match, number_in_channel, read_listed,
+                               read_notice, read_plainly)
 from notice_cli.settings import Settings
 
 ID = "20261128094512-9f3a1c2b"
@@ -31,11 +36,19 @@ def read(text, name=NAME, template=None):
     return read_notice(name, text, template)
 
 
-def both_ways(text, name=NAME, template=None):
-    """The notice read the fast way (if the text is as written) and through the lexer alone,
-    each with the rule that the file's name and NOTICE_ID agree."""
-    lexer = _from_fields(read_fields(text), template)
-    return read(text, name, template), (lexer if name == call_file_name(lexer.id or "") else None)
+def listed_and_read(text, name=NAME, template=None):
+    """The notice read the fast way of a listing (read_listed, from the bytes) and the plain way
+    (read_plainly: as pbx_spool reads the text), each with the rule that the file's name and
+    NOTICE_ID agree; read_notice, which takes either way, reads it as the plain way does."""
+    plain = read_plainly(name, text, template)
+    assert read(text, name, template) == plain
+    return read_listed(name, text.encode("utf-8", "surrogateescape"), template), plain
+
+
+def fast(text):
+    """Whether read_listed takes TEXT the fast way: its regular expression matches."""
+    data = text.encode("utf-8", "surrogateescape")
+    return b"#" not in data and b";" not in data and record._AS_LISTED(data) is not None
 
 
 # --- each state ----------------------------------------------------------------------------
@@ -135,7 +148,7 @@ def test_edited_file_is_read_as_asterisk_reads_it():
     text = (f"; edited by hand\nchannel: Local/79991234567@from-internal\nsetvar:NOTICE_ID={ID}\n"
             f"Set: NOTICE_NUMBER=+79991234567   \nData:   {RECORDING}  ; the message\nRetryTime: 0\n"
             "MaxRetries: 5\n# Setvar: NOTICE_DUE=1\nSetvar: NOTICE_DUE=17961102x0\n")
-    assert AS_WRITTEN.fullmatch(text) is None
+    assert not fast(text)
     notice = read(text)
     assert notice == SpooledNotice(id=ID, number="+79991234567", recording=RECORDING, due=None,
                                    retry_time=300, max_retries=5, attempts=0, last_attempt=None,
@@ -179,9 +192,9 @@ TAILS = [START_1, END_1, START_2, END_2, ABORT_2, START_3, DELAYED]
     (render(call_file_for(Notice("x_1", "+1", "/r/é", 1), Settings(caller_id='"Клиника" <7495>'))), "notice-x_1.call"),
 ])
 def test_files_as_written_take_the_fast_way(text, name):
-    assert AS_WRITTEN.fullmatch(text)
-    fast, lexer = both_ways(text, name)
-    assert fast == lexer and fast is not None
+    assert fast(text)
+    listed, read_back = listed_and_read(text, name)
+    assert listed == read_back and listed is not None
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
@@ -191,8 +204,8 @@ def test_files_as_written_take_the_fast_way(text, name):
 def test_any_attempt_history_reads_the_same_both_ways(tail, status, retries, retry_time):
     text = WRITTEN.replace("MaxRetries: 2", f"MaxRetries: {retries}").replace("RetryTime: 60", f"RetryTime: {retry_time}")
     text += "".join(tail) + status
-    fast, lexer = both_ways(text)
-    assert AS_WRITTEN.fullmatch(text) and fast == lexer
+    listed, read_back = listed_and_read(text)
+    assert fast(text) and listed == read_back
 
 
 @hypothesis_settings(max_examples=500, deadline=None)
@@ -205,18 +218,14 @@ def test_any_change_to_a_written_file_is_either_read_the_same_or_not_taken_the_f
     cut = data.draw(st.integers(0, 3))
     insert = data.draw(st.text(alphabet=" \t\r\n#;:=\\aS0(", max_size=3))
     changed = text[:at] + insert + text[at + cut:]
-    if AS_WRITTEN.fullmatch(changed):
-        fast, lexer = both_ways(changed)
-        assert fast == lexer
+    if fast(changed):
+        listed, read_back = listed_and_read(changed)
+        assert listed == read_back
 
 
 # --- a listing reads the raw bytes as read_notice reads the text --------------------------------
 
-def listed_and_read(text, name=NAME, template=None):
-    return read_listed(name, text.encode("utf-8", "surrogateescape"), template), read(text, name, template)
-
-
-@pytest.mark.parametrize("text, fast", [
+@pytest.mark.parametrize("text, taken_fast", [
     (WRITTEN, True),
     (WRITTEN + START_1, True),
     (WRITTEN + START_1 + END_1 + START_2 + ABORT_2 + START_3 + DELAYED + "Status: Expired\n", True),
@@ -234,11 +243,10 @@ def listed_and_read(text, name=NAME, template=None):
     (WRITTEN + "\nStartRetry: garbage\n", False),
     ("", False),
 ])
-def test_listing_reads_the_bytes_as_read_notice_reads_the_text(text, fast):
+def test_listing_reads_the_bytes_as_read_notice_reads_the_text(text, taken_fast):
     listed, read_back = listed_and_read(text)
     assert listed == read_back and type(listed) is type(read_back)
-    data = text.encode("utf-8", "surrogateescape")
-    assert (b"#" not in data and b";" not in data and _AS_LISTED(data) is not None) is fast
+    assert fast(text) is taken_fast
 
 
 @pytest.mark.parametrize("name", [NAME, "notice-20261128094512-0000000.call", "article.call", f".notice-{ID}.call"])
@@ -254,7 +262,7 @@ def test_listing_keeps_the_rule_that_name_and_id_agree(name):
 def test_any_attempt_history_is_listed_as_read(tail, status, retries, retry_time):
     text = WRITTEN.replace("MaxRetries: 2", f"MaxRetries: {retries}").replace("RetryTime: 60", f"RetryTime: {retry_time}")
     listed, read_back = listed_and_read(text + "".join(tail) + status)
-    assert listed == read_back and _AS_LISTED((text + "".join(tail) + status).encode())
+    assert listed == read_back and fast(text + "".join(tail) + status)
 
 
 @hypothesis_settings(max_examples=1000, deadline=None)
@@ -269,6 +277,63 @@ def test_any_change_to_a_written_file_is_listed_as_read(data):
     name = data.draw(st.sampled_from([NAME, "notice-x.call"]))
     listed, read_back = listed_and_read(text[:at] + insert + text[at + cut:], name, "Local/{number}@from-internal")
     assert listed == read_back
+
+
+# --- one table: what render() writes, the fast pattern matches and the lexer reads ------------
+
+CALL = call_file_for(Notice(ID, "+79991234567", RECORDING, DUE), Settings(retry_time=60, max_retries=3))
+APPENDED = ["", START_1, START_1 + END_1, START_1 + END_1 + START_2 + ABORT_2 + START_3 + DELAYED, END_1 + DELAYED]
+
+
+@pytest.mark.parametrize("caller_id, archive, tail, status", list(itertools.product(
+    [None, '"Clinic" <74951234567>'], [True, False], APPENDED, ["", "Status: Completed\n"])))
+def test_every_combination_of_optional_lines_takes_the_fast_way_and_reads_alike(caller_id, archive, tail, status):
+    call = CallFile(**{**{name: getattr(CALL, name) for name in CallFile.__slots__}, "caller_id": caller_id,
+                       "archive": archive})
+    text = render(call) + tail + status
+    listed, read_back = listed_and_read(text)
+    assert fast(text) and listed == read_back
+    assert parse(text) == call
+    assert (listed.id, listed.number, listed.due, listed.recording, listed.max_retries, listed.retry_time) == (
+        ID, "+79991234567", DUE, RECORDING, 3, 60)
+
+
+def the_call_with(**more):
+    """CALL with attributes MORE besides, as render() takes it (by attribute)."""
+    return SimpleNamespace(**{name: getattr(CALL, name) for name in CallFile.__slots__}, **more)
+
+
+@pytest.mark.parametrize("added, value, line", [
+    (Text("Account", "account", optional=True), "clinic", "Account: clinic\n"),
+    (Text("Account", "account", optional=True), None, ""),
+    (Number("Priority", "priority", default=1, least=1), 2, "Priority: 2\n"),
+])
+def test_a_field_added_to_the_table_is_written_matched_and_read(monkeypatch, added, value, line):
+    fields = FIELDS[:7] + (added,) + FIELDS[7:]  # before Archive
+    text = render(the_call_with(**{added.attribute: value}), fields) + START_1
+    assert text == render(CALL).replace("Archive:", f"{line}Archive:") + START_1
+    assert callfile.read(text, fields)[added.attribute] == value
+    assert fast(text) is (line == "")  # by the table without it: the slow way
+    monkeypatch.setattr(record, "_AS_LISTED", listed_match(fields))
+    listed, read_back = listed_and_read(text)
+    assert fast(text) and listed == read_back and listed.attempts == 1
+
+
+def test_a_variable_added_to_the_notices_table_is_written_matched_and_read(monkeypatch):
+    variables = notice_module.NOTICE_VARIABLES + (("NOTICE_RECORDING", "recording", None),)
+    monkeypatch.setattr(notice_module, "NOTICE_VARIABLES", variables)
+    text = render(call_file_for(Notice(ID, "79991234567", RECORDING, DUE), Settings(retry_time=60)))
+    assert text == WRITTEN + f"Setvar: NOTICE_RECORDING={RECORDING}\n"
+    assert not fast(text)
+    monkeypatch.setattr(record, "_AS_LISTED", listed_match(variables=variables))
+    listed, read_back = listed_and_read(text)
+    assert fast(text) and listed == read_back and listed.id == ID
+
+
+def test_a_table_that_moves_what_a_listing_keeps_is_refused_at_once():
+    retry_time, max_retries = FIELDS[3], FIELDS[2]
+    with pytest.raises(RuntimeError, match="read_listed\\(\\) unpacks"):
+        listed_match(FIELDS[:2] + (retry_time, max_retries) + FIELDS[4:])
 
 
 # --- the attempt log of `notice show` ----------------------------------------------------------
