@@ -15,6 +15,7 @@ matched alike.
 from __future__ import annotations
 
 from .errors import InvalidInput, shown
+from .value import Value
 
 # fgets() in pbx_spool reads into a 1024-byte buffer: a longer line is split or skipped.
 MAX_LINE_BYTES = 1023
@@ -156,32 +157,14 @@ def _by_key(fields: tuple[Field, ...]) -> dict[str, Field]:
 _FIELDS_BY_KEY = _by_key(FIELDS)
 
 
-class CallFile:
+class CallFile(Value):
     """One call: whom to call (channel), what to run when they answer (application + data),
-    how hard to try (retries), and what to remember about it (variables: (name, value) pairs).
-    A plain class rather than a named tuple or a dataclass: the dialplan starts this command on
-    every notice, and their modules (collections; inspect) add to its import time."""
+    how hard to try (retries), and what to remember about it (variables: (name, value) pairs)."""
 
     __slots__ = ("channel", "application", "data", "caller_id", "max_retries", "retry_time", "wait_time",
                  "archive", "variables")
-
-    def __init__(self, *, channel: str, application: str, data: str, caller_id: str | None = None,
-                 max_retries: int = 2, retry_time: int = 20, wait_time: int = 20, archive: bool = True,
-                 variables: tuple[tuple[str, str], ...] = ()):
-        self.channel, self.application, self.data, self.caller_id = channel, application, data, caller_id
-        self.max_retries, self.retry_time, self.wait_time = max_retries, retry_time, wait_time
-        self.archive, self.variables = archive, variables
-
-    def _values(self) -> tuple:
-        return tuple(getattr(self, name) for name in CallFile.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CallFile):
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __repr__(self) -> str:
-        return f"CallFile({', '.join(f'{name}={getattr(self, name)!r}' for name in CallFile.__slots__)})"
+    DEFAULTS = {"caller_id": None, "max_retries": 2, "retry_time": 20, "wait_time": 20, "archive": True,
+                "variables": ()}
 
 
 def check_value(what: str, value: str) -> str:
