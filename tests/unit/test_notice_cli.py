@@ -521,7 +521,7 @@ def test_importing_the_same_file_again_schedules_nothing_twice(spool):
 def test_rows_an_overlapping_import_spooled_are_already_scheduled_and_exit_0(spool, monkeypatch):
     """Cron overlapping itself: another import of the file spools two of its rows after this
     one has looked at the spool and before it spools them."""
-    from notice_cli import bulk
+    import notice_cli.bulk as bulk  # the module cli will use: pyfakefs unloads one a former test loaded
 
     spool.create_file("/srv/notices.csv", contents=CSV)
     real_known_ids = bulk.known_ids
