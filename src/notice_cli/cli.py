@@ -2,7 +2,7 @@
 whose subcommands see, cancel and bulk-schedule notices.
 
 Each command builds its settings, makes one call to the module that does the work, and
-prints; entry.guarded() turns every error into one line and its exit code. The modules
+prints; command.guarded() turns every error into one line and its exit code. The modules
 behind list, show, cancel, history and import are imported in the command that uses them,
 so notice-spool with options (which comes through here) does not load them.
 """
@@ -13,7 +13,7 @@ import time
 import click
 
 from . import __version__
-from .entry import PROG, guarded, run_spool
+from .command import PROG, guarded, run_spool
 from .errors import EXIT_OK, NotCancelled, NotFound
 from .settings import CONFIG_ENV, DEFAULT_CONFIG, SETTINGS, load
 
