@@ -170,11 +170,11 @@ def list_command(ctx, numbers, since, until, form, config, **options):
     """
     def run():
         from .inventory import pending
-        from .output import PENDING_COLUMNS, pending_rows, write
+        from .output import LIST_COLUMNS, write_listing
 
         settings = load(options, config)
         listed = pending(settings, picked_by(numbers, since, until, settings))
-        write(pending_rows(listed, settings.zone, settings.recordings_dir), PENDING_COLUMNS, form, sys.stdout)
+        write_listing(LIST_COLUMNS, listed, settings, form, sys.stdout)
         return EXIT_OK
 
     ctx.exit(guarded("notice list", run))
@@ -201,7 +201,7 @@ def show_command(ctx, notice_id, form, config, **options):
         from .output import shown_notice, write_shown
 
         settings = load(options, config)
-        write_shown(shown_notice(find(settings, notice_id), settings.zone, settings.recordings_dir), form, sys.stdout)
+        write_shown(shown_notice(find(settings, notice_id), settings), form, sys.stdout)
         return EXIT_OK
 
     ctx.exit(guarded("notice show", run))
@@ -300,7 +300,7 @@ def history_command(ctx, numbers, since, until, form, prune_before, yes, config,
 
     def run():
         from .inventory import finished, prunable, prune
-        from .output import FINISHED_COLUMNS, finished_rows, write
+        from .output import HISTORY_COLUMNS, write_listing
         from .when import format_due, parse_instant
 
         settings = load(options, config)
@@ -314,7 +314,7 @@ def history_command(ctx, numbers, since, until, form, prune_before, yes, config,
             print(f"deleted {prune(settings, names, before)} finished notices archived before {shown_before}")
             return EXIT_OK
         listed = finished(settings, picked_by(numbers, since, until, settings))
-        write(finished_rows(listed, settings.zone), FINISHED_COLUMNS, form, sys.stdout)
+        write_listing(HISTORY_COLUMNS, listed, settings, form, sys.stdout)
         return EXIT_OK
 
     ctx.exit(guarded("notice history", run))

@@ -14,6 +14,7 @@ from collections import namedtuple
 from contextlib import contextmanager
 
 from .errors import InvalidInput, NotFound, shown
+from .found import Found, Listed
 from .notice import call_file_name, check_notice_id, notice_id_of
 from .record import SpooledNotice, read_listed, read_notice
 from .settings import Settings
@@ -41,25 +42,6 @@ class Picked(namedtuple("Picked", "numbers since until")):
 
 
 EVERYTHING = Picked(frozenset(), None, None)
-
-
-class Listed(namedtuple("Listed", "at notice")):
-    """A notice in a listing and the time it is listed at: for a pending one when Asterisk
-    calls it next, for a finished one when it was scheduled. pending() and finished() give
-    plain (at, notice) pairs of this shape, for speed (see _by_time)."""
-
-    __slots__ = ()
-
-
-class Found(namedtuple("Found", "folder path text mtime notice")):
-    """One notice in full: the folder it is in (outgoing/ or outgoing_done/), its call file's
-    path, text and mtime, and what record.py reads from it."""
-
-    __slots__ = ()
-
-    @property
-    def pending(self) -> bool:
-        return os.path.basename(self.folder) == OUTGOING
 
 
 def outgoing(settings: Settings) -> str:
@@ -131,11 +113,11 @@ def _by_time(listed: list[Listed], unknown: list[Listed]) -> list[Listed]:
 def find(settings: Settings, notice_id: str) -> Found:
     """The notice NOTICE_ID, pending or finished; NotFound if neither."""
     name = call_file_name(check_notice_id(notice_id))
-    for folder in (outgoing(settings), archive(settings)):
+    for is_pending, folder in ((True, outgoing(settings)), (False, archive(settings))):
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
         if notice:
-            return Found(folder, os.path.join(folder, name), text, mtime_of(folder, name), notice)
+            return Found(is_pending, os.path.join(folder, name), text, mtime_of(folder, name), notice)
     raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
                    f"{archive(settings)}")
 

@@ -189,7 +189,7 @@ def test_list_through_a_pipe_that_closes_early_is_quiet(pending, monkeypatch):
     def closed(*args, **kwargs):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr("notice_cli.output.write_table", closed)
+    monkeypatch.setattr("notice_cli.fast_listing.write_table", closed)
     result = run("list")
     assert (result.exit_code, result.stderr) == (0, "")
 
