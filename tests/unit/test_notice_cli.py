@@ -327,6 +327,17 @@ def test_notice_being_called_is_reported_and_left(pending):
     assert os.path.exists(f"{OUTGOING}/notice-c-calling.call")
 
 
+def test_a_name_not_found_decides_the_exit_code_over_a_notice_left(pending):
+    """Exit 5 before 6: the admin has a wrong id to correct; the others are handled alike."""
+    result = run("cancel", "nope", "c-calling", "a-pending")
+    assert result.exit_code == 5
+    assert result.stdout.startswith("cancelled a-pending: ")
+    assert result.stderr == (
+        "notice cancel: c-calling not cancelled: Asterisk is calling 79990000001 now (attempt 1)\n"
+        f"notice cancel: error: not pending in {SPOOL}/outgoing: nope\n")
+    assert os.path.exists(f"{OUTGOING}/notice-c-calling.call")
+
+
 def test_notice_due_this_moment_is_left_unless_forced(spool):
     import time
 
