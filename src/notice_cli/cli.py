@@ -2,19 +2,21 @@
 whose subcommands see, cancel and bulk-schedule notices.
 
 Each command builds its settings, makes one call to the module that does the work, and
-prints; entry.guarded() turns every error into one line and its exit code. The modules
-behind list, show, cancel, history and import are imported in the command that uses them,
-so notice-spool with options (which comes through here) does not load them.
+prints: @notice_command runs it guarded (command.py: every error one line and its exit
+code) and exits with its code; @with_settings gives it the Settings of its options. The
+modules behind list, show, cancel, history and import are imported in the command that uses
+them, so notice-spool with options (which comes through here) does not load them.
 """
 
+import functools
 import sys
 import time
 
 import click
 
 from . import __version__
-from .entry import PROG, guarded, run_spool
-from .errors import EXIT_OK, NotCancelled, NotFound
+from .command import PROG, guarded, run_spool
+from .errors import EXIT_OK
 from .settings import CONFIG_ENV, DEFAULT_CONFIG, SETTINGS, load
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -43,6 +45,41 @@ def setting_options(*names):
 config_option = click.option(
     "--config", metavar="FILE",
     help=f"INI file with a [notice] section of the settings above. Env: {CONFIG_ENV}. [{DEFAULT_CONFIG}]")
+
+
+def with_settings(*names):
+    """The options of the settings NAMES (or all) and --config; the command's function gets
+    the Settings they give as its first argument, loaded when it runs (under its guard: a
+    refused value is one line and exit 3)."""
+    chosen = names or tuple(setting.name for setting in SETTINGS)
+
+    def decorate(function):
+        @functools.wraps(function)
+        def loaded(config, **params):
+            options = {name: params.pop(name) for name in chosen}
+            return function(load(options, config), **params)
+
+        return setting_options(*names)(config_option(loaded))
+
+    return decorate
+
+
+def notice_command(name: str, group=None, prog: str = "", check=None):
+    """The command NAME of the notice group (or of GROUP). CHECK, if any, is given the
+    command's parameters first and raises click's usage errors; then the function runs
+    guarded, its errors shown as `PROG: error: ...` (PROG: notice NAME), and the command
+    exits with the code it returns (None: 0)."""
+    def decorate(function):
+        @functools.wraps(function)
+        def command(**params):
+            if check:
+                check(**params)
+            code = guarded(prog or f"notice {name}", lambda: function(**params) or EXIT_OK)
+            click.get_current_context().exit(code)
+
+        return (group or notice).command(name)(command)
+
+    return decorate
 
 
 def filter_options(command):
@@ -76,16 +113,6 @@ def confirmed(question: str, assume_yes: bool) -> bool:
     if assume_yes or not on_terminal(sys.stdin):
         return True
     return click.confirm(question, default=False, err=True)
-
-
-def picked_by(numbers, since, until, settings):
-    from .inventory import Picked
-    from .notice import check_number
-    from .when import parse_instant
-
-    now = time.time()
-    bound = (lambda text: None if text is None else parse_instant(text, settings.zone, now, date_alone=True))
-    return Picked(frozenset(check_number(number) for number in numbers), bound(since), bound(until))
 
 
 # --- notice-spool --------------------------------------------------------------------------
@@ -149,13 +176,11 @@ def notice():
 notice.add_command(notice_spool_command, "spool")
 
 
-@notice.command("list")
+@notice_command("list")
 @filter_options
 @form_options("json", "csv")
-@setting_options(*READING)
-@config_option
-@click.pass_context
-def list_command(ctx, numbers, since, until, form, config, **options):
+@with_settings(*READING)
+def list_command(settings, numbers, since, until, form):
     """List the pending notices in outgoing/, by the time Asterisk calls them next.
 
     Columns: id, due (when Asterisk calls next: the scheduled time, the next
@@ -168,25 +193,18 @@ def list_command(ctx, numbers, since, until, form, config, **options):
       notice list --number 79991234567 --since 2026-12-01 --until 2026-12-02
       notice list --json | jq -r '.[].id'
     """
-    def run():
-        from .inventory import pending
-        from .output import PENDING_COLUMNS, pending_rows, write
+    from .inventory import Picked, pending
+    from .output import LIST_COLUMNS, write_listing
 
-        settings = load(options, config)
-        listed = pending(settings, picked_by(numbers, since, until, settings))
-        write(pending_rows(listed, settings.zone, settings.recordings_dir), PENDING_COLUMNS, form, sys.stdout)
-        return EXIT_OK
-
-    ctx.exit(guarded("notice list", run))
+    picked = Picked.given(numbers, since, until, settings.zone, time.time())
+    write_listing(LIST_COLUMNS, pending(settings, picked), settings, form, sys.stdout)
 
 
-@notice.command("show")
+@notice_command("show")
 @click.argument("notice_id", metavar="ID")
 @form_options("json")
-@setting_options(*READING)
-@config_option
-@click.pass_context
-def show_command(ctx, notice_id, form, config, **options):
+@with_settings(*READING)
+def show_command(settings, notice_id, form):
     """Show one notice in full, pending or finished: its state, number, recording,
     scheduled and next call time, every attempt, its file and the call file's lines.
 
@@ -196,28 +214,26 @@ def show_command(ctx, notice_id, form, config, **options):
 
     Exit code 5 if there is no such notice.
     """
-    def run():
-        from .inventory import find
-        from .output import shown_notice, write_shown
+    from .inventory import find
+    from .output import shown_notice, write_shown
 
-        settings = load(options, config)
-        write_shown(shown_notice(find(settings, notice_id), settings.zone, settings.recordings_dir), form, sys.stdout)
-        return EXIT_OK
-
-    ctx.exit(guarded("notice show", run))
+    write_shown(shown_notice(find(settings, notice_id), settings), form, sys.stdout)
 
 
-@notice.command("cancel")
+def _ids_or_numbers(ids, numbers, **_):
+    if not ids and not numbers:
+        raise click.UsageError("give the ids of the notices to cancel, or --number")
+
+
+@notice_command("cancel", check=_ids_or_numbers)
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--number", "numbers", metavar="NUMBER", multiple=True,
               help="Cancel every pending notice to this client's number (repeat for several).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask (a script is never asked).")
 @click.option("--force", is_flag=True,
               help="Remove even a notice Asterisk is calling or about to call (when Asterisk is down).")
-@setting_options(*READING, "prepared_dir")
-@config_option
-@click.pass_context
-def cancel_command(ctx, ids, numbers, yes, force, config, **options):
+@with_settings(*READING, "prepared_dir")
+def cancel_command(settings, ids, numbers, yes, force):
     """Cancel pending notices: remove their call files from outgoing/ before Asterisk
     calls. Each ID is a notice's id or its call file's path in outgoing/; nothing
     outside outgoing/ is ever removed. On a terminal it asks first. A notice's
@@ -235,56 +251,35 @@ def cancel_command(ctx, ids, numbers, yes, force, config, **options):
     Exit codes: 0 cancelled, 5 an ID is not a pending notice (the others are
     cancelled), 6 a notice was being called and was left.
     """
-    if not ids and not numbers:
-        raise click.UsageError("give the ids of the notices to cancel, or --number")
+    from .inventory import cancel, cancel_targets
 
-    def run():
-        from .cleanup import discard_cancelled
-        from .inventory import cancel, cancel_targets, describe
-        from .notice import check_number
-
-        settings = load(options, config)
-        chosen = frozenset(check_number(number) for number in numbers)
-        targets, missing = cancel_targets(settings, list(ids), chosen)
-        if targets and not confirmed(_cancel_question(targets, settings.zone), yes):
-            print("notice cancel: nothing cancelled", file=sys.stderr)
-            return EXIT_OK
-        cancelled, refused, forced = cancel(settings, targets, time.time(), force)
-        fates = discard_cancelled(settings, cancelled, forced)
-        for notice in cancelled:
-            fate = fates.get(notice.recording)
-            print(f"cancelled {describe(notice, notice.due, settings.zone)}{'; ' + fate.clause() if fate else ''}")
-        for notice_id, why in refused:
-            print(f"notice cancel: {notice_id} not cancelled: {why}", file=sys.stderr)
-        if missing:
-            raise NotFound(f"not pending in {settings.spool_dir}/outgoing: {', '.join(missing)}")
-        if chosen and not targets:
-            raise NotFound(f"no pending notice to {', '.join(sorted(chosen))}")
-        if refused:
-            raise NotCancelled(f"{len(refused)} of {len(targets)} notices left in the spool; cancel them once "
-                               "their call is over (or --force if Asterisk is not running)")
-        return EXIT_OK
-
-    ctx.exit(guarded("notice cancel", run))
+    targets = cancel_targets(settings, ids, numbers)
+    if targets.notices and not confirmed(targets.question(settings.zone), yes):
+        print("notice cancel: nothing cancelled", file=sys.stderr)
+        return
+    cancelled = cancel(settings, targets, time.time(), force)
+    for line in cancelled.report(settings.zone):
+        print(line)
+    for line in cancelled.refusals():
+        print(f"notice cancel: {line}", file=sys.stderr)
+    failure = cancelled.failure(settings.spool_dir)
+    if failure:
+        raise failure
 
 
-def _cancel_question(targets, zone) -> str:
-    from .inventory import describe
-
-    lines = [f"  {describe(notice, notice.due, zone)} ({notice.state})" for notice in targets]
-    return "\n".join([f"Cancel {len(targets)} notice{'s' if len(targets) != 1 else ''}:"] + lines + ["Cancel them?"])
+def _prune_alone(numbers, since, until, form, prune_before, **_):
+    if prune_before and (numbers or since or until or form != "table"):
+        raise click.UsageError("--prune-before deletes by archive time alone; give it without filters or formats")
 
 
-@notice.command("history")
+@notice_command("history", check=_prune_alone)
 @filter_options
 @form_options("json", "csv")
 @click.option("--prune-before", metavar="DATE",
               help="Instead of listing, delete the finished notices archived before DATE.")
 @click.option("--yes", "-y", is_flag=True, help="With --prune-before: do not ask.")
-@setting_options(*READING)
-@config_option
-@click.pass_context
-def history_command(ctx, numbers, since, until, form, prune_before, yes, config, **options):
+@with_settings(*READING)
+def history_command(settings, numbers, since, until, form, prune_before, yes):
     """List the finished notices Asterisk archived in outgoing_done/, by the time they
     were scheduled: id, due, number, outcome (Completed: answered and played;
     Expired: no attempt answered; Failed: Asterisk could not use the call file),
@@ -295,38 +290,33 @@ def history_command(ctx, numbers, since, until, form, prune_before, yes, config,
       notice history --number 79991234567 --csv > client.csv
       notice history --prune-before 2026-01-01 --yes
     """
-    if prune_before and (numbers or since or until or form != "table"):
-        raise click.UsageError("--prune-before deletes by archive time alone; give it without filters or formats")
+    if prune_before:
+        _prune(settings, prune_before, yes)
+        return
+    from .inventory import Picked, finished
+    from .output import HISTORY_COLUMNS, write_listing
 
-    def run():
-        from .inventory import finished, prunable, prune
-        from .output import FINISHED_COLUMNS, finished_rows, write
-        from .when import format_due, parse_instant
-
-        settings = load(options, config)
-        if prune_before:
-            before = parse_instant(prune_before, settings.zone, time.time(), date_alone=True)
-            names = prunable(settings, before)
-            shown_before = format_due(before, settings.zone)
-            if names and not confirmed(f"Delete {len(names)} finished notices archived before {shown_before}?", yes):
-                print("notice history: nothing deleted", file=sys.stderr)
-                return EXIT_OK
-            print(f"deleted {prune(settings, names, before)} finished notices archived before {shown_before}")
-            return EXIT_OK
-        listed = finished(settings, picked_by(numbers, since, until, settings))
-        write(finished_rows(listed, settings.zone), FINISHED_COLUMNS, form, sys.stdout)
-        return EXIT_OK
-
-    ctx.exit(guarded("notice history", run))
+    picked = Picked.given(numbers, since, until, settings.zone, time.time())
+    write_listing(HISTORY_COLUMNS, finished(settings, picked), settings, form, sys.stdout)
 
 
-@notice.command("import")
+def _prune(settings, before, yes) -> None:
+    """notice history --prune-before BEFORE: delete the finished notices archived before it,
+    once a person at the terminal says yes."""
+    from .inventory import prunable, prune
+
+    pruning = prunable(settings, before, time.time())
+    if pruning.names and not confirmed(pruning.question(settings.zone), yes):
+        print("notice history: nothing deleted", file=sys.stderr)
+        return
+    print(pruning.report(prune(settings, pruning), settings.zone))
+
+
+@notice_command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows even if some are invalid.")
-@setting_options()
-@config_option
-@click.pass_context
-def import_command(ctx, file, skip_invalid, config, **options):
+@with_settings()
+def import_command(settings, file, skip_invalid):
     """Schedule the notices of a CSV FILE ('-' for stdin), one per row. The header row
     names the columns: number, recording (a name, or N for prepared recording N),
     when (as for notice-spool), and optionally id.
@@ -339,39 +329,45 @@ def import_command(ctx, file, skip_invalid, config, **options):
       notice import notices.csv
       printf 'number,recording,when\\n79991234567,3,2026-12-01 10:30\\n' | notice import -
     """
-    def run():
-        from .bulk import import_notices
+    from .bulk import import_notices
 
-        settings = load(options, config)
-        # A name that is not UTF-8 (an old file system's) could be neither printed on a strict
-        # terminal nor logged to syslog, after the notices were spooled: show it as click does.
-        source = click.format_filename(getattr(file, "name", None) or "<stdin>")
-        bar = None
-
-        def planned(plan):
-            nonlocal bar
-            for problem in plan.problems:
-                print(f"notice import: {problem} (skipped)", file=sys.stderr)
-            if plan.notices and on_terminal(sys.stderr):
-                bar = click.progressbar(length=len(plan.notices), label="spooling", file=sys.stderr)
-
-        try:
-            imported = import_notices(file, source, settings, time.time(), skip_invalid,
-                                      progress=lambda done: bar and bar.update(done), planned=planned)
-        finally:
-            if bar:
-                bar.render_finish()
-        print(imported.report(source))
-        return EXIT_OK
-
-    ctx.exit(guarded("notice import", run))
+    # A name that is not UTF-8 (an old file system's) could be neither printed on a strict
+    # terminal nor logged to syslog, after the notices were spooled: show it as click does.
+    source = click.format_filename(getattr(file, "name", None) or "<stdin>")
+    with ImportProgress() as progress:
+        imported = import_notices(file, source, settings, time.time(), skip_invalid,
+                                  progress=progress.spooled, planned=progress.planned)
+    print(imported.report(source))
 
 
-@notice.command("gc")
-@setting_options(*RECORDING_FOLDERS, "recording_retention")
-@config_option
-@click.pass_context
-def gc_command(ctx, config, **options):
+class ImportProgress:
+    """What notice import shows while it works: each row it skips, on stderr, and on a
+    terminal a progress bar of the notices spooled."""
+
+    def __init__(self):
+        self.bar = None
+
+    def planned(self, plan) -> None:
+        for problem in plan.problems:
+            print(f"notice import: {problem} (skipped)", file=sys.stderr)
+        if plan.notices and on_terminal(sys.stderr):
+            self.bar = click.progressbar(length=len(plan.notices), label="spooling", file=sys.stderr)
+
+    def spooled(self, count: int) -> None:
+        if self.bar:
+            self.bar.update(count)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *raised) -> None:
+        if self.bar:
+            self.bar.render_finish()
+
+
+@notice_command("gc")
+@with_settings(*RECORDING_FOLDERS, "recording_retention")
+def gc_command(settings):
     """Remove the staging files that killed notice-spool or import runs left in the
     spool's tmp/ folder (notice-*.call; Asterisk never reads tmp/). A writer holds a
     lock on its staging file until it is in outgoing/, so a file is removed only when
@@ -388,29 +384,22 @@ def gc_command(ctx, config, **options):
       notice gc
       notice gc --spool-dir /var/spool/asterisk --recording-retention 7
     """
-    def run():
-        from .cleanup import collect
-        from .spool_writer import clean_staging
+    from .cleanup import collect
+    from .spool_writer import clean_staging
 
-        settings = load(options, config)
-        now = time.time()
-        cleaned = clean_staging(settings.spool_dir, now)
-        line = f"removed {len(cleaned.removed)} leftover staging file{'s' if len(cleaned.removed) != 1 else ''} from {cleaned.folder}"
-        if cleaned.busy:
-            line += f"; {len(cleaned.busy)} being written, left alone"
-        print(line)
-        print(collect(settings, now).report())
-        return EXIT_OK
-
-    ctx.exit(guarded("notice gc", run))
+    now = time.time()
+    cleaned = clean_staging(settings.spool_dir, now)
+    line = f"removed {len(cleaned.removed)} leftover staging file{'s' if len(cleaned.removed) != 1 else ''} from {cleaned.folder}"
+    if cleaned.busy:
+        line += f"; {len(cleaned.busy)} being written, left alone"
+    print(line)
+    print(collect(settings, now).report())
 
 
-@notice.command("discard-recording")
+@notice_command("discard-recording")
 @click.argument("name")
-@setting_options(*RECORDING_FOLDERS)
-@config_option
-@click.pass_context
-def discard_recording_command(ctx, name, config, **options):
+@with_settings(*RECORDING_FOLDERS)
+def discard_recording_command(settings, name):
     """Remove the recording NAME that the dialplan made for a notice it did not save
     (refused, spool failed, operator hung up): every file NAME.wav, NAME.gsm, ... at the
     top of the recordings folder. Only a dialplan recording (rec_...) is removed, and
@@ -422,14 +411,9 @@ def discard_recording_command(ctx, name, config, **options):
     Exit codes: 0 removed, kept (a notice plays it) or no such recording, 3 NAME is
     not a dialplan recording's name, 4 the folders could not be read or written.
     """
-    def run():
-        from .cleanup import discard
+    from .cleanup import discard
 
-        settings = load(options, config)
-        print(discard(settings, name).line(settings.recordings_dir))
-        return EXIT_OK
-
-    ctx.exit(guarded("notice discard-recording", run))
+    print(discard(settings, name).line(settings.recordings_dir))
 
 
 # --- notice dialplan -------------------------------------------------------------------------
@@ -460,24 +444,23 @@ def chosen_layout(freepbx, asterisk_dir, etc):
 CODES = ("in_call_code", "after_call_code", "any_time_code")
 
 
-def run_dialplan(layout, folder, removing, dry_run, options=None, config=None) -> int:
-    """Install (or with REMOVING uninstall) and print one line per file and the next step, or
-    with DRY_RUN the diff. OPTIONS and CONFIG give the operators' codes."""
-    def run():
-        from .dialplan_files import install_dialplan
-        from .dialplan_install import diff, report
+def _one_layout(freepbx, asterisk_dir, etc, **_):
+    chosen_layout(freepbx, asterisk_dir, etc)
 
-        codes = {} if removing else {name: getattr(load(options or {}, config), name) for name in CODES}
-        changes = install_dialplan(layout, folder, removing, dry_run, codes)
-        if dry_run:  # the files' own bytes, Latin-1 comments and all
-            sys.stdout.flush()
-            sys.stdout.buffer.write(diff(changes, folder).encode("utf-8", "surrogateescape"))
-            print("dry run: nothing written")
-        else:
-            print("\n".join(report(changes, layout)))
-        return EXIT_OK
 
-    return guarded("notice dialplan", run)
+def change_dialplan(layout, folder, removing, dry_run, codes) -> None:
+    """Install with the operators' CODES (or with REMOVING uninstall) and print one line per
+    file and the next step, or with DRY_RUN the diff."""
+    from .dialplan_files import install_dialplan
+    from .dialplan_install import diff, report
+
+    changes = install_dialplan(layout, folder, removing, dry_run, codes)
+    if dry_run:  # the files' own bytes, Latin-1 comments and all
+        sys.stdout.flush()
+        sys.stdout.buffer.write(diff(changes, folder).encode("utf-8", "surrogateescape"))
+        print("dry run: nothing written")
+    else:
+        print("\n".join(report(changes, layout)))
 
 
 @notice.group("dialplan", context_settings=CONTEXT)
@@ -495,12 +478,10 @@ def dialplan_group():
     """
 
 
-@dialplan_group.command("install")
+@notice_command("install", group=dialplan_group, prog="notice dialplan", check=_one_layout)
 @layout_options
-@setting_options(*CODES)
-@config_option
-@click.pass_context
-def dialplan_install_command(ctx, freepbx, asterisk_dir, etc, dry_run, config, **codes):
+@with_settings(*CODES)
+def dialplan_install_command(settings, freepbx, asterisk_dir, etc, dry_run):
     """Install or upgrade the notice dialplan; a second run changes nothing. It
     prints one line per file, and what to run to apply the change.
 
@@ -526,13 +507,12 @@ def dialplan_install_command(ctx, freepbx, asterisk_dir, etc, dry_run, config, *
       notice dialplan install --asterisk /etc/asterisk --after-call-code '*71'
     """
     layout, folder = chosen_layout(freepbx, asterisk_dir, etc)
-    ctx.exit(run_dialplan(layout, folder, False, dry_run, codes, config))
+    change_dialplan(layout, folder, False, dry_run, {name: getattr(settings, name) for name in CODES})
 
 
-@dialplan_group.command("uninstall")
+@notice_command("uninstall", group=dialplan_group, prog="notice dialplan", check=_one_layout)
 @layout_options
-@click.pass_context
-def dialplan_uninstall_command(ctx, freepbx, asterisk_dir, etc, dry_run):
+def dialplan_uninstall_command(freepbx, asterisk_dir, etc, dry_run):
     """Remove what install wrote: the notice-cli blocks (every other line of the
     files stays as it is) and, for plain Asterisk, the *_notice.conf files.
 
@@ -541,4 +521,4 @@ def dialplan_uninstall_command(ctx, freepbx, asterisk_dir, etc, dry_run):
       notice dialplan uninstall --asterisk /etc/asterisk --dry-run
     """
     layout, folder = chosen_layout(freepbx, asterisk_dir, etc)
-    ctx.exit(run_dialplan(layout, folder, True, dry_run))
+    change_dialplan(layout, folder, True, dry_run, {})

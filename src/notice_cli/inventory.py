@@ -11,15 +11,18 @@ from __future__ import annotations
 import gc
 import os
 from collections import namedtuple
+from collections.abc import Iterable
 from contextlib import contextmanager
 
-from .errors import InvalidInput, NotFound, shown
-from .notice import call_file_name, check_notice_id, notice_id_of
+from .cleanup import discard_cancelled
+from .errors import InvalidInput, NoticeError, NotCancelled, NotFound, shown
+from .found import Found, Listed
+from .notice import call_file_name, check_notice_id, check_number, notice_id_of
 from .record import SpooledNotice, read_listed, read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, same_folder, sync_folder
 from .spool_reader import call_file_bytes, mtime_of, read_call_file, remove_call_file
-from .when import format_due
+from .when import format_due, parse_instant
 
 # Asterisk starts a call within a second after its due second: a notice due this soon (or
 # overdue) may be opening right now, and removing it then would not stop the call.
@@ -27,10 +30,19 @@ CALL_GUARD = 2
 
 
 class Picked(namedtuple("Picked", "numbers since until")):
-    """A filter: the clients' NUMBERS (a set; empty: all) and the time range [SINCE, UNTIL)
-    (Unix seconds; None: open) of the time a listing shows."""
+    """A listing's filter: the clients' NUMBERS (a set; empty: all) and the time range [SINCE,
+    UNTIL) (Unix seconds; None: open) of the time a listing shows."""
 
     __slots__ = ()
+
+    @classmethod
+    def given(cls, numbers: Iterable[str], since: str | None, until: str | None, zone, now: float) -> Picked:
+        """The filter that the options of list and history give: the clients' NUMBERS, each
+        checked, and the times SINCE and UNTIL (None: not given; see _given_time)."""
+        def bound(text: str | None) -> int | None:
+            return None if text is None else _given_time(text, zone, now)
+
+        return cls(frozenset(check_number(number) for number in numbers), bound(since), bound(until))
 
     def covers(self, number: str | None, at: int | None) -> bool:
         if self.numbers and number not in self.numbers:
@@ -43,23 +55,10 @@ class Picked(namedtuple("Picked", "numbers since until")):
 EVERYTHING = Picked(frozenset(), None, None)
 
 
-class Listed(namedtuple("Listed", "at notice")):
-    """A notice in a listing and the time it is listed at: for a pending one when Asterisk
-    calls it next, for a finished one when it was scheduled. pending() and finished() give
-    plain (at, notice) pairs of this shape, for speed (see _by_time)."""
-
-    __slots__ = ()
-
-
-class Found(namedtuple("Found", "folder path text mtime notice")):
-    """One notice in full: the folder it is in (outgoing/ or outgoing_done/), its call file's
-    path, text and mtime, and what record.py reads from it."""
-
-    __slots__ = ()
-
-    @property
-    def pending(self) -> bool:
-        return os.path.basename(self.folder) == OUTGOING
+def _given_time(text: str, zone, now: float) -> int:
+    """A time the options of list and history give: in any form notice-spool takes, or a date
+    alone (its midnight), in ZONE, a relative one from NOW."""
+    return parse_instant(text, zone, now, date_alone=True)
 
 
 def outgoing(settings: Settings) -> str:
@@ -99,12 +98,9 @@ def finished(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
 
 @contextmanager
 def _collector_paused():
-    """A scan makes 100,000s of tuples and strings and no reference cycle: Python's cycle
-    collector would only walk the growing listing again and again (a fifth of the time).
-    What the scan made outlives it (the listing): freeze() and unfreeze() move it to the
-    oldest generation at once, without looking at it, so that the young collections of the
-    printing that follows do not walk it through the generations (a tenth of a second at
-    100,000 notices)."""
+    """Python's cycle collector paused while a scan makes 100,000s of objects with no cycle
+    among them, and the listing moved past it once the scan is done: a tenth of notice
+    list's time (why, and the figures: fast_listing.py's note)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -118,9 +114,7 @@ def _collector_paused():
 
 def _by_time(listed: list[Listed], unknown: list[Listed]) -> list[Listed]:
     """LISTED by time, then id, and after them the notices of UNKNOWN time by id (a notice
-    compares by its id first, and no two have the same id). The entries are plain (at,
-    notice) tuples, made so in the scan rather than by Listed(), whose __new__ is a Python
-    function: a microsecond a notice, a tenth of the floor a listing is measured against."""
+    compares by its id first, and no two have the same id)."""
     listed.sort()
     if unknown:
         unknown.sort(key=lambda entry: entry[1].id)
@@ -131,29 +125,43 @@ def _by_time(listed: list[Listed], unknown: list[Listed]) -> list[Listed]:
 def find(settings: Settings, notice_id: str) -> Found:
     """The notice NOTICE_ID, pending or finished; NotFound if neither."""
     name = call_file_name(check_notice_id(notice_id))
-    for folder in (outgoing(settings), archive(settings)):
+    for is_pending, folder in ((True, outgoing(settings)), (False, archive(settings))):
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
         if notice:
-            return Found(folder, os.path.join(folder, name), text, mtime_of(folder, name), notice)
+            return Found(is_pending, os.path.join(folder, name), text, mtime_of(folder, name), notice)
     raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
                    f"{archive(settings)}")
 
 
 # --- cancelling ----------------------------------------------------------------------------
 
-def cancel_targets(settings: Settings, named: list[str],
-                   numbers: frozenset[str]) -> tuple[list[SpooledNotice], list[str]]:
+class Targets(namedtuple("Targets", "notices not_found numbers")):
+    """What cancel is asked to do, as the spool has it now: the pending NOTICES to cancel (each
+    once), the ids or paths given that are NOT_FOUND among the pending notices, and the
+    clients' NUMBERS whose pending notices were asked for."""
+
+    __slots__ = ()
+
+    def question(self, zone) -> str:
+        """What to ask a person before cancelling."""
+        count = len(self.notices)
+        lines = [f"  {describe(notice, notice.due, zone)} ({notice.state})" for notice in self.notices]
+        return "\n".join([f"Cancel {count} notice{'s' if count != 1 else ''}:"] + lines + ["Cancel them?"])
+
+
+def cancel_targets(settings: Settings, named: Iterable[str], numbers: Iterable[str]) -> Targets:
     """The pending notices to cancel: those NAMED (ids or their call files' paths) and all of
-    the clients NUMBERS; and the names that are not pending notices."""
+    the clients' NUMBERS (each checked)."""
+    numbers = frozenset(check_number(number) for number in numbers)
     folder = outgoing(settings)
-    targets, missing, seen = [], [], set()
+    targets, not_found, seen = [], [], set()
     for given in named:
         name = _call_file_in(given, folder)
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
         if not notice:
-            missing.append(given)
+            not_found.append(given)
         elif notice.id not in seen:
             seen.add(notice.id)
             targets.append(notice)
@@ -162,7 +170,7 @@ def cancel_targets(settings: Settings, named: list[str],
             if notice.id not in seen:
                 seen.add(notice.id)
                 targets.append(notice)
-    return targets, missing
+    return Targets(targets, not_found, numbers)
 
 
 def _call_file_in(given: str, folder: str) -> str:
@@ -189,20 +197,48 @@ def refusal(notice: SpooledNotice, mtime: float, now: float) -> str | None:
     return None
 
 
-class Cancelled(namedtuple("Cancelled", "notices refused forced")):
-    """What cancel() did: the NOTICES cancelled, (id, why) of those REFUSED, and the ids of
-    the cancelled ones that refusal() would have kept (FORCED: Asterisk may be calling)."""
+class Cancelled(namedtuple("Cancelled", "targets notices refused forced recordings")):
+    """What cancel() did with its TARGETS: the NOTICES cancelled; (id, why) of those REFUSED,
+    left in the spool because Asterisk is calling them or may be starting to; the ids of the
+    cancelled ones that refusal() would have kept (FORCED: Asterisk may be calling); and what
+    became of the cancelled notices' RECORDINGS ({Data line: cleanup's Fate})."""
 
     __slots__ = ()
 
+    def report(self, zone) -> list[str]:
+        """A line for each notice cancelled, and what became of its recording."""
+        lines = []
+        for notice in self.notices:
+            fate = self.recordings.get(notice.recording)
+            lines.append(f"cancelled {describe(notice, notice.due, zone)}{'; ' + fate.clause() if fate else ''}")
+        return lines
 
-def cancel(settings: Settings, targets: list[SpooledNotice], now: float, force: bool = False) -> Cancelled:
+    def refusals(self) -> list[str]:
+        """A line for each notice left in the spool, and why."""
+        return [f"{notice_id} not cancelled: {why}" for notice_id, why in self.refused]
+
+    def failure(self, spool_dir: str) -> NoticeError | None:
+        """The error cancel ends with, once the others are cancelled: NotFound (exit 5) if a
+        name given is not a pending notice or the numbers given have none; else NotCancelled
+        (exit 6) if a notice was left in the spool; else None (exit 0)."""
+        targets = self.targets
+        if targets.not_found:
+            return NotFound(f"not pending in {spool_dir}/outgoing: {', '.join(targets.not_found)}")
+        if targets.numbers and not targets.notices:
+            return NotFound(f"no pending notice to {', '.join(sorted(targets.numbers))}")
+        if self.refused:
+            return NotCancelled(f"{len(self.refused)} of {len(targets.notices)} notices left in the spool; cancel "
+                                "them once their call is over (or --force if Asterisk is not running)")
+        return None
+
+
+def cancel(settings: Settings, targets: Targets, now: float, force: bool = False) -> Cancelled:
     """Remove the TARGETS' call files, each checked again as it is right now (not as listed a
     prompt ago); FORCE skips refusal(). The folder is fsynced, so a cancelled notice stays
-    cancelled after a crash."""
+    cancelled after a crash. Then the recordings no other notice plays go too (cleanup.py)."""
     folder = outgoing(settings)
-    done = Cancelled([], [], set())
-    for target in targets:
+    cancelled, refused, forced = [], [], set()
+    for target in targets.notices:
         name = call_file_name(target.id)
         current = []
 
@@ -215,38 +251,53 @@ def cancel(settings: Settings, targets: list[SpooledNotice], now: float, force: 
 
         reason = remove_call_file(folder, name, check)
         if reason:
-            done.refused.append((target.id, reason))
+            refused.append((target.id, reason))
             continue
         notice, would_refuse = current[-1]
-        done.notices.append(notice)
+        cancelled.append(notice)
         if would_refuse:
-            done.forced.add(notice.id)
-    if done.notices:
+            forced.add(notice.id)
+    if cancelled:
         sync_folder(folder)
-    return done
+    return Cancelled(targets, cancelled, refused, forced, discard_cancelled(settings, cancelled, forced))
 
 
 # --- pruning the archive -------------------------------------------------------------------
 
-def prunable(settings: Settings, before: int) -> list[str]:
-    """The names of notice-cli's files in the archive that Asterisk archived before BEFORE
-    (the file's mtime: its Status line's time)."""
+class Pruning(namedtuple("Pruning", "names before")):
+    """What notice history --prune-before deletes: the NAMES of notice-cli's files in the
+    archive that Asterisk archived before BEFORE (Unix seconds)."""
+
+    __slots__ = ()
+
+    def question(self, zone) -> str:
+        return f"Delete {len(self.names)} finished notices archived before {format_due(self.before, zone)}?"
+
+    def report(self, removed: int, zone) -> str:
+        return f"deleted {removed} finished notices archived before {format_due(self.before, zone)}"
+
+
+def prunable(settings: Settings, before: str, now: float) -> Pruning:
+    """The finished notices archived before BEFORE, a time as the filters take it (the file's
+    mtime: its Status line's time)."""
+    before = _given_time(before, settings.zone, now)
     folder = archive(settings)
     names = []
     for name, data in call_file_bytes(folder, missing_ok=True):
         mtime = mtime_of(folder, name) if read_listed(name, data, settings.channel) else None
         if mtime is not None and mtime < before:
             names.append(name)
-    return names
+    return Pruning(names, before)
 
 
-def prune(settings: Settings, names: list[str], before: int) -> int:
-    """Remove the archived call files NAMES (from prunable()) still archived before BEFORE;
-    returns how many were removed."""
+def prune(settings: Settings, pruning: Pruning) -> int:
+    """Remove the archived call files of PRUNING still archived before its time; returns how
+    many were removed."""
     folder = archive(settings)
     removed = 0
-    for name in names:
-        if remove_call_file(folder, name, lambda text, mtime: None if mtime < before else "archived since") is None:
+    for name in pruning.names:
+        if remove_call_file(folder, name,
+                            lambda text, mtime: None if mtime < pruning.before else "archived since") is None:
             removed += 1
     if removed:
         sync_folder(folder)

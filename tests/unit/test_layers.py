@@ -14,14 +14,14 @@ LAYERS = {
     # what every other module may use: errors and their exit codes, plain values and texts
     "base": {"__init__", "errors", "charset", "value"},
     # the pure core: no I/O (time rules, the notice and its call file, reading one back)
-    "core": {"when", "callfile", "notice", "record", "dialplan_install"},
+    "core": {"when", "callfile", "notice", "record", "found", "dialplan_install"},
     # files and folders: Asterisk's spool, the recordings, the settings' sources, syslog
     "io": {"settings", "spool", "spool_writer", "spool_reader", "log", "recordings", "dialplan_recordings",
            "dialplan_files"},
     # what a command does, from the settings to one result
-    "use": {"schedule", "bulk", "inventory", "cleanup", "output"},
+    "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing"},
     # the command line
-    "cli": {"cli", "entry", "__main__"},
+    "cli": {"cli", "entry", "command", "__main__"},
 }
 ORDER = list(LAYERS)
 LAYER_OF = {module: ORDER.index(layer) for layer, modules in LAYERS.items() for module in modules}

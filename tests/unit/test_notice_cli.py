@@ -189,7 +189,7 @@ def test_list_through_a_pipe_that_closes_early_is_quiet(pending, monkeypatch):
     def closed(*args, **kwargs):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr("notice_cli.output.write_table", closed)
+    monkeypatch.setattr("notice_cli.fast_listing.write_table", closed)
     result = run("list")
     assert (result.exit_code, result.stderr) == (0, "")
 
@@ -324,6 +324,17 @@ def test_notice_being_called_is_reported_and_left(pending):
         "notice cancel: c-calling not cancelled: Asterisk is calling 79990000001 now (attempt 1)\n"
         "notice cancel: error: 1 of 2 notices left in the spool; cancel them once their call is over "
         "(or --force if Asterisk is not running)\n")
+    assert os.path.exists(f"{OUTGOING}/notice-c-calling.call")
+
+
+def test_a_name_not_found_decides_the_exit_code_over_a_notice_left(pending):
+    """Exit 5 before 6: the admin has a wrong id to correct; the others are handled alike."""
+    result = run("cancel", "nope", "c-calling", "a-pending")
+    assert result.exit_code == 5
+    assert result.stdout.startswith("cancelled a-pending: ")
+    assert result.stderr == (
+        "notice cancel: c-calling not cancelled: Asterisk is calling 79990000001 now (attempt 1)\n"
+        f"notice cancel: error: not pending in {SPOOL}/outgoing: nope\n")
     assert os.path.exists(f"{OUTGOING}/notice-c-calling.call")
 
 
@@ -521,7 +532,7 @@ def test_importing_the_same_file_again_schedules_nothing_twice(spool):
 def test_rows_an_overlapping_import_spooled_are_already_scheduled_and_exit_0(spool, monkeypatch):
     """Cron overlapping itself: another import of the file spools two of its rows after this
     one has looked at the spool and before it spools them."""
-    from notice_cli import bulk
+    import notice_cli.bulk as bulk  # the module cli will use: pyfakefs unloads one a former test loaded
 
     spool.create_file("/srv/notices.csv", contents=CSV)
     real_known_ids = bulk.known_ids
