@@ -511,7 +511,7 @@ def test_gc_of_a_spool_that_is_not_there_is_refused(fs, run_as):
 def test_gc_that_may_not_remove_a_leftover_is_refused_and_removes_nothing(fs, run_as, locks):
     make_dir(fs, OUTGOING, 0o775)
     make_dir(fs, STAGING, 0o755)
-    path = leftover(fs, NAME)
+    leftover(fs, NAME)
     run_as(1000, 1000)
     with pytest.raises(SpoolError) as caught:
         spool_writer.clean_staging(SPOOL, later())
