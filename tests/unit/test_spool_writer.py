@@ -464,7 +464,7 @@ def test_existing_target_symlink_is_not_overwritten(layout):
 
 # --- leftovers of killed writers: notice gc ---------------------------------------------
 # (pyfakefs' os.open() sets a file's ctime, which the kernel does not: the grace period is
-# tested with real files in test_staging_lock.py)
+# tested with real files in test_spool_writer_locks.py)
 
 def leftover(fs, name, contents="Channel: Local/7999"):
     """A staging file as a writer killed mid-write leaves it."""

@@ -1,6 +1,6 @@
-"""The notice group through CliRunner on a fake spool: list, show, cancel, history, import and
-spool, with every filter, format and error, over call files in every state Asterisk leaves
-them in. Outputs are compared whole."""
+"""The `notice` group (cli.notice) through CliRunner on a fake spool: list, show, cancel,
+history, import and spool, with every filter, format and error, over call files in every
+state Asterisk leaves them in. Outputs are compared whole."""
 
 import json
 import os
@@ -671,7 +671,7 @@ def test_notice_spool_schedules(spool):
     assert len(outgoing()) == 1
 
 
-# --- gc (its lock and grace with real files: test_staging_lock.py) -------------------------------
+# --- gc (its lock and grace with real files: test_spool_writer_locks.py) -------------------------
 
 def test_gc_removes_the_leftovers_and_says_how_many(spool, monkeypatch):
     for name in ("notice-20991128094512-9f3a1c2b.call", "notice-20991201103000-5e0c2a91.call", "voicemail.tmp"):

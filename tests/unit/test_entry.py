@@ -1,4 +1,4 @@
-"""The installed notice-spool command, run as the dialplan runs it, against a real folder.
+"""entry.py: the installed notice-spool command, run as the dialplan runs it, against a real folder.
 
 entry.py serves exactly three plain arguments without click (the dialplan's form) and hands
 anything else to click; both must print the same line and end with the same exit code.
