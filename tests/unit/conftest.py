@@ -1,5 +1,6 @@
-"""Shared fixtures for the pyfakefs tests of the spool: who the process runs as, and the
-staging files' locks.
+"""Shared fixtures for the pyfakefs tests: the spool and the recordings as each kind of test
+needs them laid out (their paths are in fakespool.py), who the process runs as, the staging
+files' locks, and what reaches syslog.
 
 pyfakefs fakes the file system, not the user: permission checks follow pyfakefs' own user id
 (pyfakefs.helpers.set_uid) while spool_writer.py asks os.geteuid(), and pwd reads the user database
@@ -11,14 +12,18 @@ import fcntl
 import os
 import pwd
 import sys
+import syslog
 
 import pytest
 from pyfakefs import helpers
 
+from fakespool import (ASTERISK_GID, ASTERISK_UID, OUTGOING, PREPARED_DIR, RECORDING, RECORDINGS, STAGING,
+                       make_dir)
 from notice_cli import spool_writer
 
 ROOT = pwd.struct_passwd(("root", "x", 0, 0, "root", "/root", "/bin/sh"))
-ASTERISK = pwd.struct_passwd(("asterisk", "x", 105, 109, "Asterisk PBX", "/var/lib/asterisk", "/usr/sbin/nologin"))
+ASTERISK = pwd.struct_passwd(("asterisk", "x", ASTERISK_UID, ASTERISK_GID, "Asterisk PBX", "/var/lib/asterisk",
+                              "/usr/sbin/nologin"))
 OPERATOR = pwd.struct_passwd(("operator", "x", 1000, 1000, "Operator", "/home/operator", "/bin/sh"))
 
 
@@ -101,3 +106,50 @@ def locks(fs, monkeypatch):
     monkeypatch.setattr(spool_writer.fcntl, "flock", lambda fd, operation: table.flock(fd, operation))
     monkeypatch.setattr(spool_writer.os, "close", close)
     return table
+
+
+# --- the spool and the recordings --------------------------------------------------------------
+
+@pytest.fixture
+def spool_folders(fs, run_as):
+    """outgoing/ and tmp/ in the spool, and the recordings folder with prepared/: plain folders
+    (root's, the umask's mode); run as root."""
+    for folder in (OUTGOING, STAGING, PREPARED_DIR):
+        fs.create_dir(folder)
+    return fs
+
+
+@pytest.fixture
+def packaged_spool(fs, run_as):
+    """Asterisk's spool as packaged: outgoing/ and tmp/ owned by asterisk, group-writable;
+    run as root, with an asterisk user."""
+    make_dir(fs, OUTGOING, 0o775, ASTERISK_UID, ASTERISK_GID)
+    make_dir(fs, STAGING, 0o775, ASTERISK_UID, ASTERISK_GID)
+    return fs
+
+
+@pytest.fixture
+def recording_file(fs):
+    """RECORDING in the recordings folder (no prepared/ folder)."""
+    return fs.create_file(f"{RECORDINGS}/{RECORDING}.wav", contents=b"RIFF")
+
+
+@pytest.fixture
+def command_spool(fs, monkeypatch, recording_file):
+    """What a command run through CliRunner sees: outgoing/ and RECORDING, no config file (at
+    its default path), and a clean environment: no NOTICE_* variable, TZ=UTC with the real zoneinfo."""
+    fs.add_real_directory("/usr/share/zoneinfo")
+    fs.create_dir(OUTGOING)
+    for name in [name for name in os.environ if name.startswith("NOTICE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TZ", "UTC")
+    return fs
+
+
+@pytest.fixture
+def syslog_calls(monkeypatch):
+    """What reaches the stdlib syslog module (there is no syslog daemon in a test)."""
+    calls = []
+    for name in ("openlog", "syslog", "closelog"):
+        monkeypatch.setattr(syslog, name, lambda *args, name=name: calls.append((name,) + args))
+    return calls

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from fakespool import ARCHIVE, OUTGOING, PREPARED_DIR, RECORDINGS, SPOOL, STAGING
 from notice_cli import spool_writer
 from notice_cli.bulk import Imported, import_notices, plan, read_rows
 from notice_cli.errors import InvalidInput
@@ -14,16 +15,16 @@ from notice_cli.notice import Notice, content_id
 from notice_cli.settings import Settings
 from notice_cli.when import UTC
 
-RECORDINGS = "/srv/recordings"
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc).timestamp()
 DUE = int(datetime(2026, 12, 1, 10, 30, tzinfo=timezone.utc).timestamp())
-SETTINGS = Settings(recordings_dir=RECORDINGS, prepared_dir=RECORDINGS + "/prepared", tz=UTC)
+SETTINGS = Settings(spool_dir=SPOOL, recordings_dir=RECORDINGS, prepared_dir=PREPARED_DIR, tz=UTC)
 
 
 @pytest.fixture
 def recordings(fs):
+    """The recordings the rows play: hello in the recordings folder, and prepared recording 2."""
     fs.create_file(RECORDINGS + "/hello.wav")
-    fs.create_file(RECORDINGS + "/prepared/2.gsm")
+    fs.create_file(PREPARED_DIR + "/2.gsm")
     return fs
 
 
@@ -114,19 +115,10 @@ def test_a_time_after_the_year_9999_is_refused_as_notice_spool_refuses_it(record
 
 # --- imports of the same file overlapping: each race, driven by a hook ------------------------
 
-OUTGOING = SETTINGS.spool_dir + "/outgoing"
-ARCHIVE = SETTINGS.spool_dir + "/outgoing_done"
-STAGING = SETTINGS.spool_dir + "/tmp"
 HEADER = "number,recording,when\n"
 NUMBERS = ["79990000000", "79990000001", "79990000002", "79990000003"]
 ROWS = [f"{number},hello,2026-12-01 10:30\n" for number in NUMBERS]
 NAMES = [f"notice-{content_id(number, 'hello', DUE)}.call" for number in NUMBERS]
-
-
-@pytest.fixture
-def spool_dir(recordings, run_as):
-    recordings.create_dir(OUTGOING)
-    return recordings
 
 
 def import_rows(*rows, meanwhile=None):
@@ -140,7 +132,7 @@ def inodes(names):
     return {name: os.stat(f"{OUTGOING}/{name}").st_ino for name in names}
 
 
-def test_rows_another_run_spooled_since_this_one_looked_are_already_scheduled(spool_dir):
+def test_rows_another_run_spooled_since_this_one_looked_are_already_scheduled(spool_folders, recordings):
     theirs = {}
 
     def another_run(plan):
@@ -155,7 +147,7 @@ def test_rows_another_run_spooled_since_this_one_looked_are_already_scheduled(sp
     assert os.listdir(STAGING) == []
 
 
-def test_a_row_another_run_spooled_and_asterisk_called_meanwhile_is_not_spooled_again(spool_dir):
+def test_a_row_another_run_spooled_and_asterisk_called_meanwhile_is_not_spooled_again(spool_folders, recordings):
     def another_run_then_asterisk(plan):
         import_rows(ROWS[2])
         os.mkdir(ARCHIVE)
@@ -166,9 +158,9 @@ def test_a_row_another_run_spooled_and_asterisk_called_meanwhile_is_not_spooled_
     assert os.listdir(ARCHIVE) == [NAMES[2]]
 
 
-def test_a_row_another_run_is_writing_right_now_is_left_to_it(spool_dir, locks):
+def test_a_row_another_run_is_writing_right_now_is_left_to_it(spool_folders, recordings, locks):
     def another_run_writing(plan):
-        spool_dir.create_file(f"{STAGING}/{NAMES[1]}", contents="Channel: Local/7999")
+        spool_folders.create_file(f"{STAGING}/{NAMES[1]}", contents="Channel: Local/7999")
         locks.hold(f"{STAGING}/{NAMES[1]}")
 
     assert import_rows(*ROWS, meanwhile=another_run_writing) == Imported(3, 1, 0)
@@ -177,7 +169,7 @@ def test_a_row_another_run_is_writing_right_now_is_left_to_it(spool_dir, locks):
         assert stream.read() == "Channel: Local/7999"  # neither taken over nor removed
 
 
-def test_a_row_another_run_moves_in_just_before_this_run_stages_it_is_not_replaced(spool_dir, monkeypatch):
+def test_a_row_another_run_moves_in_just_before_this_run_stages_it_is_not_replaced(spool_folders, recordings, monkeypatch):
     """A look at outgoing/ before the staging file is made would let the rename replace the
     other run's file: the look comes after, under the staging file's lock."""
     real_open = spool_writer.os.open
@@ -196,7 +188,7 @@ def test_a_row_another_run_moves_in_just_before_this_run_stages_it_is_not_replac
     assert os.listdir(STAGING) == []
 
 
-def test_another_run_that_comes_to_a_row_this_run_is_writing_leaves_it(spool_dir, locks, monkeypatch):
+def test_another_run_that_comes_to_a_row_this_run_is_writing_leaves_it(spool_folders, recordings, locks, monkeypatch):
     """Between this run's look at outgoing/ and its rename, another run of the file finds the
     row being written (the staging file locked): it writes nothing and counts it scheduled."""
     real_utime = spool_writer.os.utime
@@ -215,7 +207,7 @@ def test_another_run_that_comes_to_a_row_this_run_is_writing_leaves_it(spool_dir
     assert os.listdir(STAGING) == []
 
 
-def test_each_notice_spooled_is_logged_once_and_only_those(spool_dir, monkeypatch):
+def test_each_notice_spooled_is_logged_once_and_only_those(spool_folders, recordings, monkeypatch):
     import notice_cli.bulk as bulk
 
     logged = []

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from fakespool import ARCHIVE, OUTGOING, PREPARED_DIR, RECORDINGS, SPOOL, STAGING
 from notice_cli import bulk, cleanup
 from notice_cli.cleanup import (CALLING, CHANGED, FAILED, MISSING, NOT_DIALPLAN, OUTSIDE, PLAYED, PREPARED, REMOVED,
                                 SAYINGS, UNSURE, Collected, Fate)
@@ -16,21 +17,10 @@ from notice_cli.errors import InvalidInput, SpoolError
 from notice_cli.notice import Notice, call_file_for
 from notice_cli.settings import Settings
 
-SPOOL = "/var/spool/asterisk"
-OUTGOING, STAGING, ARCHIVE = SPOOL + "/outgoing", SPOOL + "/tmp", SPOOL + "/outgoing_done"
-RECORDINGS = SPOOL + "/notice"
-PREPARED_DIR = RECORDINGS + "/prepared"
 REC = "rec_1732790000.42-1732790012"
 NOW = time.time()
 DAY = 86400
 SETTINGS = Settings(spool_dir=SPOOL, recordings_dir=RECORDINGS, prepared_dir=PREPARED_DIR, recording_retention=30)
-
-
-@pytest.fixture
-def folders(fs, run_as):
-    for folder in (OUTGOING, STAGING, PREPARED_DIR):
-        fs.create_dir(folder)
-    return fs
 
 
 def recording(name, age_days=0.0, extensions=("wav",), folder=RECORDINGS):
@@ -59,16 +49,16 @@ def left():
 
 # --- notice discard-recording ------------------------------------------------------------------
 
-def test_discard_removes_every_format_of_the_recording_and_nothing_else(folders):
+def test_discard_removes_every_format_of_the_recording_and_nothing_else(spool_folders):
     recording(REC, extensions=("wav", "gsm", "WAV", "g726-16"))
     recording(REC + "9")  # a longer name, and one the name is the start of
     recording("rec_1732790000.4")
     recording("hello")
     recording("3", folder=PREPARED_DIR)
-    folders.create_file(f"{RECORDINGS}/{REC}.txt", contents="a note")
-    folders.create_file(f"{RECORDINGS}/{REC}", contents="no extension")
-    folders.create_file("/srv/elsewhere.wav", contents="keep me")
-    folders.create_symlink(f"{RECORDINGS}/{REC}.ulaw", "/srv/elsewhere.wav")
+    spool_folders.create_file(f"{RECORDINGS}/{REC}.txt", contents="a note")
+    spool_folders.create_file(f"{RECORDINGS}/{REC}", contents="no extension")
+    spool_folders.create_file("/srv/elsewhere.wav", contents="keep me")
+    spool_folders.create_symlink(f"{RECORDINGS}/{REC}.ulaw", "/srv/elsewhere.wav")
     assert cleanup.discard(SETTINGS, REC) == Fate(REMOVED, REC, None)
     assert left() == sorted([f"{REC}9.wav", "rec_1732790000.4.wav", "hello.wav", "prepared", f"{REC}.txt", REC,
                              f"{REC}.ulaw"])
@@ -76,7 +66,7 @@ def test_discard_removes_every_format_of_the_recording_and_nothing_else(folders)
     assert os.listdir(PREPARED_DIR) == ["3.wav"]
 
 
-def test_discard_of_the_name_rec_1732790000_4_leaves_rec_1732790000_42(folders):
+def test_discard_of_the_name_rec_1732790000_4_leaves_rec_1732790000_42(spool_folders):
     recording("rec_1732790000.42")
     assert cleanup.discard(SETTINGS, "rec_1732790000.4") == Fate(MISSING, "rec_1732790000.4", None)
     assert left() == ["prepared", "rec_1732790000.42.wav"]
@@ -86,43 +76,43 @@ def test_discard_of_the_name_rec_1732790000_4_leaves_rec_1732790000_42(folders):
     (OUTGOING, "notice 2026-a"),
     (STAGING, "notice 2026-a"),  # being written: not pending yet, but about to be
 ])
-def test_discard_keeps_a_recording_a_notice_plays(folders, where, who):
+def test_discard_keeps_a_recording_a_notice_plays(spool_folders, where, who):
     recording(REC)
     notice_file("2026-a", f"{RECORDINGS}/{REC}", folder=where)
     assert cleanup.discard(SETTINGS, REC) == Fate(PLAYED, REC, who)
     assert left() == ["prepared", f"{REC}.wav"]
 
 
-def test_discard_keeps_a_recording_a_call_file_not_ours_plays(folders):
+def test_discard_keeps_a_recording_a_call_file_not_ours_plays(spool_folders):
     recording(REC)
-    folders.create_file(f"{OUTGOING}/article.call", contents=f"Channel: Local/1@x\nApplication: Playback\n"
+    spool_folders.create_file(f"{OUTGOING}/article.call", contents=f"Channel: Local/1@x\nApplication: Playback\n"
                                                             f"Data: {RECORDINGS}/{REC}\n")
     assert cleanup.discard(SETTINGS, REC) == Fate(PLAYED, REC, f"call file {OUTGOING}/article.call")
     assert left() == ["prepared", f"{REC}.wav"]
 
 
-def test_a_call_file_not_ours_in_tmp_is_no_notice_being_written(folders):
+def test_a_call_file_not_ours_in_tmp_is_no_notice_being_written(spool_folders):
     recording(REC)
-    folders.create_file(f"{STAGING}/voicemail.tmp", contents=f"Data: {RECORDINGS}/{REC}\n")
+    spool_folders.create_file(f"{STAGING}/voicemail.tmp", contents=f"Data: {RECORDINGS}/{REC}\n")
     assert cleanup.discard(SETTINGS, REC).outcome == REMOVED
 
 
-def test_discard_takes_no_account_of_finished_notices(folders):
+def test_discard_takes_no_account_of_finished_notices(spool_folders):
     recording(REC)
     notice_file("2026-done", f"{RECORDINGS}/{REC}", folder=ARCHIVE, finished_days_ago=0)
     assert cleanup.discard(SETTINGS, REC).outcome == REMOVED
 
 
-def test_discard_of_a_recording_that_is_not_there(folders):
-    folders.create_file("/srv/elsewhere.wav", contents="keep me")
-    folders.create_symlink(f"{RECORDINGS}/{REC}.wav", "/srv/elsewhere.wav")  # a link is no recording
+def test_discard_of_a_recording_that_is_not_there(spool_folders):
+    spool_folders.create_file("/srv/elsewhere.wav", contents="keep me")
+    spool_folders.create_symlink(f"{RECORDINGS}/{REC}.wav", "/srv/elsewhere.wav")  # a link is no recording
     assert cleanup.discard(SETTINGS, REC) == Fate(MISSING, REC, None)
     assert os.path.islink(f"{RECORDINGS}/{REC}.wav") and os.path.exists("/srv/elsewhere.wav")
 
 
 @pytest.mark.parametrize("prepared_dir", [RECORDINGS, RECORDINGS + "/", "/srv/link-to-recordings"])
-def test_discard_never_removes_from_the_prepared_folder(folders, prepared_dir):
-    folders.create_symlink("/srv/link-to-recordings", RECORDINGS)
+def test_discard_never_removes_from_the_prepared_folder(spool_folders, prepared_dir):
+    spool_folders.create_symlink("/srv/link-to-recordings", RECORDINGS)
     recording(REC)
     assert cleanup.discard(SETTINGS._replace(prepared_dir=prepared_dir), REC) == Fate(PREPARED, REC, None)
     assert left() == ["prepared", f"{REC}.wav"]
@@ -133,13 +123,13 @@ def test_discard_never_removes_from_the_prepared_folder(folders, prepared_dir):
     "rec_[0-9]*", "rec_1{a,b}", f"{REC}\n", f"{REC}\nrec_2", "rec_1 rec_2", " rec_1", "rec_1;rm", "$(reboot)",
     "", ".", "..", ".rec_1", "-rf", "rec_\udcff", "rec_\u0663", "hello", "3", "prepared", "Rec_1", "rec_" + "1" * 200,
 ])
-def test_a_hostile_or_foreign_name_is_refused_and_nothing_is_removed(folders, name):
+def test_a_hostile_or_foreign_name_is_refused_and_nothing_is_removed(spool_folders, name):
     recording(REC)
     recording("rec_1")
     recording("rec_2")
     recording("hello")
     recording("3", folder=PREPARED_DIR)
-    folders.create_file("/etc/passwd", contents="root:x:0:0")
+    spool_folders.create_file("/etc/passwd", contents="root:x:0:0")
     with pytest.raises(InvalidInput) as refused:
         cleanup.discard(SETTINGS, name)
     assert "\n" not in str(refused.value)
@@ -153,7 +143,7 @@ def test_discard_with_no_recordings_folder_is_invalid(fs, run_as):
         cleanup.discard(SETTINGS, REC)
 
 
-def test_discard_that_may_not_remove_is_a_spool_error(folders, run_as):
+def test_discard_that_may_not_remove_is_a_spool_error(spool_folders, run_as):
     recording(REC)
     os.chmod(RECORDINGS, 0o755)
     run_as(1000, 1000)
@@ -183,22 +173,22 @@ def look_then(action):
     return look
 
 
-def test_a_recording_written_again_during_the_discard_is_kept(folders, monkeypatch):
+def test_a_recording_written_again_during_the_discard_is_kept(spool_folders, monkeypatch):
     recording(REC, age_days=1)
     monkeypatch.setattr(cleanup.Playing, "look", look_then(lambda: recording(REC)))
     assert cleanup.discard(SETTINGS, REC) == Fate(CHANGED, REC, None)
     assert left() == ["prepared", f"{REC}.wav"]
 
 
-def test_a_format_added_during_the_discard_keeps_the_recording(folders, monkeypatch):
+def test_a_format_added_during_the_discard_keeps_the_recording(spool_folders, monkeypatch):
     recording(REC)
     monkeypatch.setattr(cleanup.Playing, "look", look_then(lambda: recording(REC, extensions=("gsm",))))
     assert cleanup.discard(SETTINGS, REC).outcome == CHANGED
     assert left() == ["prepared", f"{REC}.gsm", f"{REC}.wav"]
 
 
-def test_a_staging_file_being_written_is_read_again_at_the_next_look(folders):
-    folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")  # created, not yet written
+def test_a_staging_file_being_written_is_read_again_at_the_next_look(spool_folders):
+    spool_folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")  # created, not yet written
     playing = cleanup.Playing(SPOOL)
     assert playing.look() == {}
     with open(f"{STAGING}/notice-2026-a.call", "w") as stream:
@@ -206,26 +196,26 @@ def test_a_staging_file_being_written_is_read_again_at_the_next_look(folders):
     assert playing.look() == {REC: "notice 2026-a"}
 
 
-def test_while_a_staging_file_of_ours_has_no_data_line_yet_nothing_is_removed(folders, locks):
+def test_while_a_staging_file_of_ours_has_no_data_line_yet_nothing_is_removed(spool_folders, locks):
     """Its writer holds its lock and has not written it yet: it may play any recording."""
     recording(REC)
-    folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")
+    spool_folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")
     locks.hold(f"{STAGING}/notice-2026-a.call")
     fate = cleanup.discard(SETTINGS, REC)
     assert fate == Fate(UNSURE, REC, f"{STAGING}/notice-2026-a.call") and left() == ["prepared", f"{REC}.wav"]
     assert "is being written or cannot be read, and may play it" in fate.line(RECORDINGS)
 
 
-def test_a_killed_writers_leftover_without_data_keeps_nothing(folders, locks):
+def test_a_killed_writers_leftover_without_data_keeps_nothing(spool_folders, locks):
     """No lock, and unchanged for longer than a writer takes between open() and flock()."""
     recording(REC)
-    folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")
+    spool_folders.create_file(f"{STAGING}/notice-2026-a.call", contents="")
     assert cleanup.Playing(SPOOL, now=time.time() + 60).look() == {}
     assert cleanup.Playing(SPOOL, now=time.time() + 60).unsure is None
     assert cleanup.Playing(SPOOL).look() == {}  # just made: a writer may be about to lock it
 
 
-def test_a_call_file_that_cannot_be_read_keeps_every_recording(folders, run_as):
+def test_a_call_file_that_cannot_be_read_keeps_every_recording(spool_folders, run_as):
     """Root's staging file (0600) while the dialplan's discard runs as asterisk: not an error."""
     recording(REC)
     os.chown(f"{RECORDINGS}/{REC}.wav", 1000, 1000)
@@ -237,16 +227,16 @@ def test_a_call_file_that_cannot_be_read_keeps_every_recording(folders, run_as):
     assert left() == ["prepared", f"{REC}.wav"]
 
 
-def test_a_linked_call_file_in_outgoing_is_read_as_asterisk_reads_it(folders):
+def test_a_linked_call_file_in_outgoing_is_read_as_asterisk_reads_it(spool_folders):
     """pbx_spool stat()s and opens the path, so a link in outgoing/ is called too."""
     recording(REC)
     notice_file("2026-a", f"{RECORDINGS}/{REC}", folder="/srv/calls")
-    folders.create_symlink(f"{OUTGOING}/linked.call", "/srv/calls/notice-2026-a.call")
+    spool_folders.create_symlink(f"{OUTGOING}/linked.call", "/srv/calls/notice-2026-a.call")
     assert cleanup.discard(SETTINGS, REC) == Fate(PLAYED, REC, f"call file {OUTGOING}/linked.call")
     assert left() == ["prepared", f"{REC}.wav"]
 
 
-def test_a_staging_file_renamed_into_outgoing_while_the_spool_is_read_is_found_there(folders, monkeypatch):
+def test_a_staging_file_renamed_into_outgoing_while_the_spool_is_read_is_found_there(spool_folders, monkeypatch):
     notice_file("2026-a", f"{RECORDINGS}/{REC}", folder=STAGING)
     real_texts = cleanup.call_file_texts
 
@@ -262,7 +252,7 @@ def test_a_staging_file_renamed_into_outgoing_while_the_spool_is_read_is_found_t
 # --- notice gc -----------------------------------------------------------------------------------
 
 @pytest.fixture
-def aged(folders):
+def aged(spool_folders):
     """Recordings of every kind and age, and the notices that played them."""
     recording("rec_unused_old", 40, extensions=("wav", "gsm"))
     recording("rec_unused_young", 10)
@@ -273,7 +263,7 @@ def aged(folders):
     notice_file("2026-f3", f"{RECORDINGS}/rec_finished_recently", ARCHIVE, finished_days_ago=200)
     notice_file("2026-f4", f"{RECORDINGS}/rec_finished_recently", ARCHIVE, finished_days_ago=29)
     recording("rec_foreign_finished", 400)
-    folders.create_file(f"{ARCHIVE}/old-script.call", contents=f"Data: {RECORDINGS}/rec_foreign_finished\n")
+    spool_folders.create_file(f"{ARCHIVE}/old-script.call", contents=f"Data: {RECORDINGS}/rec_foreign_finished\n")
     os.utime(f"{ARCHIVE}/old-script.call", (NOW - DAY, NOW - DAY))
     recording("rec_pending", 400)
     notice_file("2026-p", f"{RECORDINGS}/rec_pending")
@@ -282,12 +272,12 @@ def aged(folders):
     recording("hello", 400)  # an admin's, used from the shell
     recording("3", 400, folder=PREPARED_DIR)
     recording("rec_in_prepared", 400, folder=PREPARED_DIR)
-    folders.create_dir(f"{RECORDINGS}/rec_folder.wav")
-    folders.create_file(f"{RECORDINGS}/rec_note.txt", contents="a note")
+    spool_folders.create_dir(f"{RECORDINGS}/rec_folder.wav")
+    spool_folders.create_file(f"{RECORDINGS}/rec_note.txt", contents="a note")
     os.utime(f"{RECORDINGS}/rec_note.txt", (NOW - 400 * DAY, NOW - 400 * DAY))
     recording("target", 400, folder="/srv")
-    folders.create_symlink(f"{RECORDINGS}/rec_link.wav", "/srv/target.wav")
-    return folders
+    spool_folders.create_symlink(f"{RECORDINGS}/rec_link.wav", "/srv/target.wav")
+    return spool_folders
 
 
 def test_gc_removes_exactly_the_unused_dialplan_recordings_past_the_retention(aged):
@@ -306,7 +296,7 @@ def test_gc_with_a_longer_retention_removes_less(aged):
     assert cleanup.collect(SETTINGS._replace(recording_retention=36500), NOW).removed == []
 
 
-def test_gc_retention_boundary(folders):
+def test_gc_retention_boundary(spool_folders):
     recording("rec_exact", 30)
     recording("rec_over", 30 + 1 / DAY)
     assert cleanup.collect(SETTINGS, NOW).removed == ["rec_over"]
@@ -359,7 +349,8 @@ def meanwhile(monkeypatch, action):
     (lambda: recording("rec_1", 0), "changed"),  # the recording written again
     (lambda: recording("rec_1", 40, extensions=("gsm",)), "changed"),  # another format added
 ])
-def test_what_happens_between_the_scan_and_the_removal_keeps_the_recording(folders, monkeypatch, meantime, kept_as):
+def test_what_happens_between_the_scan_and_the_removal_keeps_the_recording(spool_folders, monkeypatch, meantime,
+                                                                           kept_as):
     recording("rec_1", 40)
     recording("rec_2", 40)
     meanwhile(monkeypatch, meantime)
@@ -370,7 +361,7 @@ def test_what_happens_between_the_scan_and_the_removal_keeps_the_recording(folde
 
 # --- notice cancel -------------------------------------------------------------------------------
 
-def test_what_becomes_of_the_recordings_of_cancelled_notices(folders, monkeypatch):
+def test_what_becomes_of_the_recordings_of_cancelled_notices(spool_folders, monkeypatch):
     recording("rec_alone")
     recording("rec_shared")
     notice_file("2026-other", f"{RECORDINGS}/rec_shared")
@@ -392,7 +383,7 @@ def test_what_becomes_of_the_recordings_of_cancelled_notices(folders, monkeypatc
     assert os.path.exists("/srv/rec_elsewhere.wav") and os.listdir(PREPARED_DIR) == ["3.wav"]
 
 
-def test_a_recording_cancel_may_not_remove_is_said_and_does_not_fail(folders, run_as):
+def test_a_recording_cancel_may_not_remove_is_said_and_does_not_fail(spool_folders, run_as):
     recording("rec_1")
     os.chmod(RECORDINGS, 0o755)
     run_as(1000, 1000)
@@ -402,14 +393,14 @@ def test_a_recording_cancel_may_not_remove_is_said_and_does_not_fail(folders, ru
     assert left() == ["prepared", "rec_1.wav"]
 
 
-def test_cancel_with_the_prepared_folder_as_recordings_folder_keeps_them(folders):
+def test_cancel_with_the_prepared_folder_as_recordings_folder_keeps_them(spool_folders):
     recording("rec_1")
     fates = cleanup.discard_played(SETTINGS._replace(prepared_dir=RECORDINGS), [f"{RECORDINGS}/rec_1"])
     assert fates[f"{RECORDINGS}/rec_1"] == Fate(PREPARED, "rec_1", None)
     assert left() == ["prepared", "rec_1.wav"]
 
 
-def test_a_gc_while_an_import_spools_an_old_recording_keeps_it(folders):
+def test_a_gc_while_an_import_spools_an_old_recording_keeps_it(spool_folders):
     """An import of a dialplan recording unused for longer than the retention (a broadcast of
     an old message): a gc that runs between the import's check and its spooling keeps it."""
     recording(REC, age_days=40)
@@ -422,7 +413,7 @@ def test_a_gc_while_an_import_spools_an_old_recording_keeps_it(folders):
     assert os.stat(f"{RECORDINGS}/{REC}.wav").st_mtime > NOW - 60  # used now: its retention starts again
 
 
-def test_an_import_whose_old_recording_a_gc_removed_first_spools_nothing(folders, monkeypatch):
+def test_an_import_whose_old_recording_a_gc_removed_first_spools_nothing(spool_folders, monkeypatch):
     recording(REC, age_days=40)
     real_plan = bulk.plan
 

@@ -11,16 +11,6 @@ from notice_cli import log
 
 # --- syslog ------------------------------------------------------------------------------
 
-@pytest.fixture
-def syslog_calls(monkeypatch):
-    """What reaches the stdlib syslog module (there is no syslog daemon in a test)."""
-    calls = []
-    monkeypatch.setattr(syslog, "openlog", lambda *args: calls.append(("openlog",) + args))
-    monkeypatch.setattr(syslog, "syslog", lambda *args: calls.append(("syslog",) + args))
-    monkeypatch.setattr(syslog, "closelog", lambda *args: calls.append(("closelog",) + args))
-    return calls
-
-
 def test_no_syslog_socket_means_no_syslog(fs, syslog_calls):
     assert not os.path.exists("/dev/log")
     log.log_scheduled("notice x", "user", "notice-spool")

@@ -3,11 +3,11 @@ the operator names a recording, and where the one a notice plays is found (a fak
 
 import pytest
 
+from fakespool import RECORDINGS
 from notice_cli.errors import EXIT_INVALID, InvalidInput
 from notice_cli.recordings import AUDIO_EXTENSIONS, dialplan_recording_of, find_recording, names_played, recording_namer
 
 REC = "rec_1732790000.42-1732790012"
-RECORDINGS = "/var/spool/asterisk/notice"
 
 
 @pytest.mark.parametrize("file_name, name", [
@@ -60,6 +60,7 @@ def test_recording_namer_names_inside_the_folder():
 
 @pytest.fixture
 def recordings(fs):
+    """The recordings folder, empty."""
     fs.create_dir(RECORDINGS)
     return fs
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 
+from fakespool import OUTGOING, RECORDING, RECORDINGS, SPOOL, STAGING
 from notice_cli.errors import EXIT_INVALID, EXIT_SPOOL, InvalidInput, NoticeError, SpoolError
 from notice_cli.notice import Notice
 from notice_cli.schedule import schedule
@@ -18,11 +19,6 @@ from notice_cli.when import zone_named
 from zoneinfo import ZoneInfo
 
 MOSCOW = zone_named("Europe/Moscow")  # checked now: the fake file system has no zoneinfo files
-SPOOL = "/var/spool/asterisk"
-OUTGOING = SPOOL + "/outgoing"
-STAGING = SPOOL + "/tmp"
-RECORDINGS = "/var/spool/asterisk/notice"
-RECORDING = "rec_1764322200.42"
 NOW = 1764322200.25  # 2025-11-28T09:30:00.25Z
 ID_PREFIX = "20251128093000-"
 KEYPAD = "2026*12*01**10***30"
@@ -48,31 +44,12 @@ def expected_call_file(notice_id, channel="Local/79991234567@from-internal", cal
     )
 
 
-@pytest.fixture
-def pbx(fs, run_as):
-    """A spool as Asterisk packages it and one recording; run as root with an asterisk user."""
-    for folder in (OUTGOING, STAGING):
-        fs.create_dir(folder)
-        os.chmod(folder, 0o775)
-        os.chown(folder, 105, 109)
-    fs.create_file(f"{RECORDINGS}/{RECORDING}.wav", contents=b"RIFF")
-    return fs
-
-
-@pytest.fixture
-def syslog_calls(monkeypatch):
-    calls = []
-    for name in ("openlog", "syslog", "closelog"):
-        monkeypatch.setattr(syslog, name, lambda *args, name=name: calls.append((name,) + args))
-    return calls
-
-
 def read(path):
     with open(path) as stream:
         return stream.read()
 
 
-def test_schedules_one_call_file_due_at_the_keyed_time(pbx):
+def test_schedules_one_call_file_due_at_the_keyed_time(packaged_spool, recording_file):
     result = schedule("79991234567", RECORDING, KEYPAD, SETTINGS, NOW)
 
     notice_id = result.notice.id
@@ -91,14 +68,14 @@ def test_schedules_one_call_file_due_at_the_keyed_time(pbx):
     assert result.report() == f"notice {notice_id} scheduled for {DUE_TEXT}: {path}"
 
 
-def test_relative_time_is_rounded_up_to_a_whole_second(pbx):
+def test_relative_time_is_rounded_up_to_a_whole_second(packaged_spool, recording_file):
     result = schedule("+79991234567", f"{RECORDING}.wav", "+15m", SETTINGS, NOW)
     assert result.notice.due == 1764322200 + 900 + 1  # NOW has .25 s: never early
     assert os.stat(result.path).st_mtime_ns == (1764322200 + 901) * 10**9
     assert result.notice.recording == f"{RECORDINGS}/{RECORDING}"
 
 
-def test_settings_shape_the_call_file_and_its_mode(pbx):
+def test_settings_shape_the_call_file_and_its_mode(packaged_spool, recording_file):
     settings = SETTINGS._replace(channel="PJSIP/{number}@trunk", caller_id='"Clinic" <74951234567>',
                                  max_retries=0, retry_time=60, wait_time=30, file_mode=0o640)
     result = schedule("79991234567", RECORDING, KEYPAD, settings, NOW)
@@ -107,15 +84,15 @@ def test_settings_shape_the_call_file_and_its_mode(pbx):
     assert stat.S_IMODE(os.stat(result.path).st_mode) == 0o640
 
 
-def test_every_notice_gets_a_new_file_name(pbx):
+def test_every_notice_gets_a_new_file_name(packaged_spool, recording_file):
     first = schedule("79991234567", RECORDING, KEYPAD, SETTINGS, NOW)
     second = schedule("79991234567", RECORDING, KEYPAD, SETTINGS, NOW)
     assert first.path != second.path
     assert sorted(os.listdir(OUTGOING)) == sorted(os.path.basename(p) for p in (first.path, second.path))
 
 
-def test_dry_run_writes_nothing_and_shows_the_call_file(pbx, syslog_calls):
-    pbx.create_file("/dev/log")
+def test_dry_run_writes_nothing_and_shows_the_call_file(packaged_spool, recording_file, syslog_calls):
+    packaged_spool.create_file("/dev/log")
     result = schedule("79991234567", RECORDING, KEYPAD, SETTINGS, NOW, dry_run=True)
     assert result.path is None
     assert os.listdir(OUTGOING) == []
@@ -135,8 +112,8 @@ def test_dry_run_needs_no_spool_at_all(fs, run_as):
     assert not os.path.exists(STAGING)
 
 
-def test_scheduled_notice_is_logged_to_syslog(pbx, syslog_calls):
-    pbx.create_file("/dev/log")
+def test_scheduled_notice_is_logged_to_syslog(packaged_spool, recording_file, syslog_calls):
+    packaged_spool.create_file("/dev/log")
     settings = SETTINGS._replace(syslog_facility="local2", syslog_tag="clinic")
     result = schedule("79991234567", RECORDING, KEYPAD, settings, NOW)
     assert syslog_calls == [
@@ -147,7 +124,7 @@ def test_scheduled_notice_is_logged_to_syslog(pbx, syslog_calls):
     ]
 
 
-def test_no_syslog_socket_no_log(pbx, syslog_calls):
+def test_no_syslog_socket_no_log(packaged_spool, recording_file, syslog_calls):
     result = schedule("79991234567", RECORDING, KEYPAD, SETTINGS, NOW)
     assert os.path.exists(result.path)
     assert syslog_calls == []
@@ -161,8 +138,8 @@ def test_no_syslog_socket_no_log(pbx, syslog_calls):
     ("79991234567", RECORDING, "2026*02*30**10***00", "time '2026*02*30**10***00' is not a date and time"),
     ("79991234567", RECORDING, "tomorrow", "time 'tomorrow' is not understood"),
 ])
-def test_refused_input_leaves_no_trace(pbx, syslog_calls, number, recording, when, message):
-    pbx.create_file("/dev/log")
+def test_refused_input_leaves_no_trace(packaged_spool, recording_file, syslog_calls, number, recording, when, message):
+    packaged_spool.create_file("/dev/log")
     with pytest.raises(InvalidInput) as caught:
         schedule(number, recording, when, SETTINGS, NOW)
     assert caught.value.exit_code == EXIT_INVALID
@@ -172,7 +149,7 @@ def test_refused_input_leaves_no_trace(pbx, syslog_calls, number, recording, whe
     assert syslog_calls == []
 
 
-def test_refused_setting_value_in_the_call_file_leaves_no_trace(pbx):
+def test_refused_setting_value_in_the_call_file_leaves_no_trace(packaged_spool, recording_file):
     with pytest.raises(InvalidInput, match="CallerID"):
         schedule("79991234567", RECORDING, KEYPAD, SETTINGS._replace(caller_id="Clinic;evil"), NOW)
     assert os.listdir(OUTGOING) == []
@@ -191,8 +168,8 @@ def test_spool_failure_is_a_spool_error_and_not_logged(fs, run_as, syslog_calls)
     assert not os.path.exists(STAGING)
 
 
-def test_missing_owner_is_refused_before_anything_is_written(pbx, syslog_calls):
-    pbx.create_file("/dev/log")
+def test_missing_owner_is_refused_before_anything_is_written(packaged_spool, recording_file, syslog_calls):
+    packaged_spool.create_file("/dev/log")
     with pytest.raises(NoticeError) as caught:
         schedule("79991234567", RECORDING, KEYPAD, SETTINGS._replace(owner="ghost"), NOW)
     assert caught.value.exit_code == EXIT_SPOOL
@@ -201,7 +178,7 @@ def test_missing_owner_is_refused_before_anything_is_written(pbx, syslog_calls):
     assert syslog_calls == []
 
 
-def test_notice_id_is_the_creation_second_in_utc(pbx):
+def test_notice_id_is_the_creation_second_in_utc(packaged_spool, recording_file):
     now = time.mktime((2026, 7, 4, 23, 59, 59, 0, 0, -1))
     result = schedule("79991234567", RECORDING, "+1h", SETTINGS, now)
     assert result.notice.id.startswith(time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + "-")

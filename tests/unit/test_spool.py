@@ -6,11 +6,11 @@ import os
 
 import pytest
 
+from fakespool import OUTGOING, SPOOL, STAGING
 from notice_cli import spool
 
-SPOOL = "/var/spool/asterisk"
-STAGED = SPOOL + "/tmp/notice-20261128093000-0a1b2c3d.call"
-TARGET = SPOOL + "/outgoing/notice-20261128093000-0a1b2c3d.call"
+STAGED = STAGING + "/notice-20261128093000-0a1b2c3d.call"
+TARGET = OUTGOING + "/notice-20261128093000-0a1b2c3d.call"
 PERMISSION_HINT = "; run as root or as the user Asterisk runs as, or fix the folder's owner"
 
 

@@ -6,38 +6,28 @@ import os
 
 import pytest
 
+from fakespool import ARCHIVE, OUTGOING, SPOOL
 from notice_cli import spool, spool_reader
 from notice_cli.errors import SpoolError
 
-SPOOL = "/var/spool/asterisk"
-OUTGOING = SPOOL + "/outgoing"
-ARCHIVE = SPOOL + "/outgoing_done"
-STAGING = SPOOL + "/tmp"
 DUE = 1796110200
-
-
-@pytest.fixture
-def layout(fs, run_as):
-    for folder in (OUTGOING, STAGING):
-        fs.create_dir(folder)
-    return fs
 
 
 # --- reading -----------------------------------------------------------------------------------
 
-def test_call_files_reads_only_regular_files_named_like_ours(layout):
-    layout.create_file(f"{OUTGOING}/notice-a.call", contents="A\n")
-    layout.create_file(f"{OUTGOING}/notice-b.call", contents="B\n" * 40000)  # longer than one read
-    layout.create_file(f"{OUTGOING}/other.call", contents="not ours")
-    layout.create_file(f"{OUTGOING}/notice-c.call.tmp", contents="not ours")
-    layout.create_dir(f"{OUTGOING}/notice-d.call")
-    layout.create_symlink(f"{OUTGOING}/notice-e.call", f"{OUTGOING}/notice-a.call")
+def test_call_files_reads_only_regular_files_named_like_ours(spool_folders):
+    spool_folders.create_file(f"{OUTGOING}/notice-a.call", contents="A\n")
+    spool_folders.create_file(f"{OUTGOING}/notice-b.call", contents="B\n" * 40000)  # longer than one read
+    spool_folders.create_file(f"{OUTGOING}/other.call", contents="not ours")
+    spool_folders.create_file(f"{OUTGOING}/notice-c.call.tmp", contents="not ours")
+    spool_folders.create_dir(f"{OUTGOING}/notice-d.call")
+    spool_folders.create_symlink(f"{OUTGOING}/notice-e.call", f"{OUTGOING}/notice-a.call")
     assert sorted(spool_reader.call_files(OUTGOING)) == [("notice-a.call", "A\n"), ("notice-b.call", "B\n" * 40000)]
 
 
-def test_call_file_gone_between_the_scan_and_the_read_is_passed_over(layout, monkeypatch):
+def test_call_file_gone_between_the_scan_and_the_read_is_passed_over(spool_folders, monkeypatch):
     for name in ("notice-a.call", "notice-b.call", "notice-c.call"):
-        layout.create_file(f"{OUTGOING}/{name}", contents=name)
+        spool_folders.create_file(f"{OUTGOING}/{name}", contents=name)
     real_open = spool_reader.os.open
 
     def moved_by_asterisk(path, *args, **kwargs):
@@ -61,9 +51,9 @@ def test_a_listing_leaves_access_times_alone(tmp_path):
     assert path.stat().st_atime == DUE - 7 * 86400
 
 
-def test_without_the_right_to_o_noatime_the_files_are_read_all_the_same(layout, monkeypatch):
+def test_without_the_right_to_o_noatime_the_files_are_read_all_the_same(spool_folders, monkeypatch):
     for name in ("notice-a.call", "notice-b.call", "notice-c.call"):
-        layout.create_file(f"{OUTGOING}/{name}", contents=name)
+        spool_folders.create_file(f"{OUTGOING}/{name}", contents=name)
     real_open, refused = spool_reader.os.open, []
 
     def not_the_owner(path, flags, *args, **kwargs):
@@ -78,9 +68,9 @@ def test_without_the_right_to_o_noatime_the_files_are_read_all_the_same(layout, 
     assert len(refused) == 1  # asked once, then not again
 
 
-def test_call_files_are_read_one_at_a_time(layout):
+def test_call_files_are_read_one_at_a_time(spool_folders):
     for n in range(3):
-        layout.create_file(f"{OUTGOING}/notice-{n}.call", contents=str(n))
+        spool_folders.create_file(f"{OUTGOING}/notice-{n}.call", contents=str(n))
     files = spool_reader.call_files(OUTGOING)
     first = next(files)
     os.unlink(f"{OUTGOING}/{first[0]}")  # a generator: what is not read yet can still change
@@ -96,8 +86,8 @@ def test_missing_outgoing_is_a_spool_error_and_missing_archive_is_empty(fs):
         spool.names_in(OUTGOING)
 
 
-def test_unreadable_file_is_a_spool_error_naming_it(layout, run_as):
-    layout.create_file(f"{OUTGOING}/notice-a.call", contents="A")
+def test_unreadable_file_is_a_spool_error_naming_it(spool_folders, run_as):
+    spool_folders.create_file(f"{OUTGOING}/notice-a.call", contents="A")
     os.chmod(f"{OUTGOING}/notice-a.call", 0o600)
     run_as(1000, 1000)
     with pytest.raises(SpoolError) as caught:
@@ -105,26 +95,26 @@ def test_unreadable_file_is_a_spool_error_naming_it(layout, run_as):
     assert str(caught.value).startswith(f"permission denied on {OUTGOING}/notice-a.call")
 
 
-def test_read_call_file_and_its_mtime(layout):
-    layout.create_file(f"{OUTGOING}/notice-a.call", contents="Channel: x\n")
+def test_read_call_file_and_its_mtime(spool_folders):
+    spool_folders.create_file(f"{OUTGOING}/notice-a.call", contents="Channel: x\n")
     os.utime(f"{OUTGOING}/notice-a.call", (DUE, DUE))
     assert spool_reader.read_call_file(OUTGOING, "notice-a.call") == "Channel: x\n"
     assert spool_reader.mtime_of(OUTGOING, "notice-a.call") == DUE
     assert spool_reader.read_call_file(OUTGOING, "notice-b.call") is None
     assert spool_reader.mtime_of(OUTGOING, "notice-b.call") is None
-    layout.create_dir(f"{OUTGOING}/notice-d.call")
+    spool_folders.create_dir(f"{OUTGOING}/notice-d.call")
     assert spool_reader.read_call_file(OUTGOING, "notice-d.call") is None
 
 
-def test_text_that_is_not_utf8_is_read_without_failing(layout):
-    layout.create_file(f"{OUTGOING}/notice-a.call", contents=b"CallerID: \xff\n")
+def test_text_that_is_not_utf8_is_read_without_failing(spool_folders):
+    spool_folders.create_file(f"{OUTGOING}/notice-a.call", contents=b"CallerID: \xff\n")
     assert spool_reader.read_call_file(OUTGOING, "notice-a.call") == "CallerID: \udcff\n"
 
 
 # --- removing ----------------------------------------------------------------------------------
 
-def test_remove_asks_about_the_file_as_it_is_now(layout):
-    layout.create_file(f"{OUTGOING}/notice-a.call", contents="now\n")
+def test_remove_asks_about_the_file_as_it_is_now(spool_folders):
+    spool_folders.create_file(f"{OUTGOING}/notice-a.call", contents="now\n")
     os.utime(f"{OUTGOING}/notice-a.call", (DUE, DUE))
     seen = []
 
@@ -137,23 +127,23 @@ def test_remove_asks_about_the_file_as_it_is_now(layout):
     assert os.listdir(OUTGOING) == []
 
 
-def test_remove_refused_leaves_the_file(layout):
-    layout.create_file(f"{OUTGOING}/notice-a.call", contents="x")
+def test_remove_refused_leaves_the_file(spool_folders):
+    spool_folders.create_file(f"{OUTGOING}/notice-a.call", contents="x")
     assert spool_reader.remove_call_file(OUTGOING, "notice-a.call", lambda text, mtime: "busy") == "busy"
     assert os.listdir(OUTGOING) == ["notice-a.call"]
 
 
-def test_remove_of_a_file_that_is_gone_or_not_a_regular_file(layout):
-    layout.create_file(f"{SPOOL}/elsewhere", contents="keep me")
-    layout.create_symlink(f"{OUTGOING}/notice-l.call", f"{SPOOL}/elsewhere")
+def test_remove_of_a_file_that_is_gone_or_not_a_regular_file(spool_folders):
+    spool_folders.create_file(f"{SPOOL}/elsewhere", contents="keep me")
+    spool_folders.create_symlink(f"{OUTGOING}/notice-l.call", f"{SPOOL}/elsewhere")
     never = lambda text, mtime: pytest.fail("asked about a file that is not there")  # noqa: E731
     assert spool_reader.remove_call_file(OUTGOING, "notice-gone.call", never) == "it is no longer there"
     assert spool_reader.remove_call_file(OUTGOING, "notice-l.call", never) == "it is no longer there"
     assert os.path.exists(f"{SPOOL}/elsewhere") and os.path.islink(f"{OUTGOING}/notice-l.call")
 
 
-def test_remove_denied_is_a_spool_error(layout, run_as):
-    layout.create_file(f"{OUTGOING}/notice-a.call", contents="x")
+def test_remove_denied_is_a_spool_error(spool_folders, run_as):
+    spool_folders.create_file(f"{OUTGOING}/notice-a.call", contents="x")
     os.chmod(OUTGOING, 0o755)
     run_as(1000, 1000)
     with pytest.raises(SpoolError, match="permission denied on .*notice-a.call; run as root"):

@@ -12,12 +12,10 @@ import time
 
 import pytest
 
+from fakespool import ARCHIVE, OUTGOING, SPOOL, STAGING, make_dir
 from notice_cli import spool, spool_writer
 from notice_cli.errors import EXIT_SPOOL, SpoolError
 
-SPOOL = "/var/spool/asterisk"
-OUTGOING = SPOOL + "/outgoing"
-STAGING = SPOOL + "/tmp"
 NAME = "notice-20261128093000-0a1b2c3d.call"
 TARGET = f"{OUTGOING}/{NAME}"
 STAGED = f"{STAGING}/{NAME}"
@@ -29,22 +27,6 @@ TEXT = (
     "Setvar: NOTICE_ID=20261128093000-0a1b2c3d\n"
 )
 DUE = 1796110200  # 2026-12-01T07:30:00Z
-ARCHIVE = SPOOL + "/outgoing_done"
-
-
-def make_dir(fs, path, mode, uid=0, gid=0):
-    """A folder with exactly MODE (fs.create_dir applies the umask) and owner."""
-    fs.create_dir(path)
-    os.chmod(path, mode)
-    os.chown(path, uid, gid)
-
-
-@pytest.fixture
-def layout(fs, run_as):
-    """Asterisk's spool as packaged: outgoing/ and tmp/ owned by asterisk, group-writable."""
-    make_dir(fs, OUTGOING, 0o775, 105, 109)
-    make_dir(fs, STAGING, 0o775, 105, 109)
-    return fs
 
 
 def spool_it(text=TEXT, mode=0o644, owner=None):
@@ -94,7 +76,7 @@ def call_file(n: int) -> tuple[str, str, int]:
 
 # --- the happy path ------------------------------------------------------------------------
 
-def test_spools_the_call_file_complete_with_mode_owner_and_due_mtime(layout):
+def test_spools_the_call_file_complete_with_mode_owner_and_due_mtime(packaged_spool):
     assert spool_it() == TARGET
     assert listing(OUTGOING) == [NAME]
     assert listing(STAGING) == []
@@ -111,20 +93,20 @@ def test_spools_the_call_file_complete_with_mode_owner_and_due_mtime(layout):
 
 
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o664])
-def test_call_file_gets_the_configured_mode(layout, mode):
-    layout.umask = 0o077  # the mode is set, not left to the umask
+def test_call_file_gets_the_configured_mode(packaged_spool, mode):
+    packaged_spool.umask = 0o077  # the mode is set, not left to the umask
     spool_it(mode=mode)
     assert stat.S_IMODE(os.stat(TARGET).st_mode) == mode
 
 
-def test_text_is_written_as_utf8(layout):
+def test_text_is_written_as_utf8(packaged_spool):
     text = 'CallerID: "Клиника" <74951234567>\n'
     spool_it(text=text)
     with open(TARGET, "rb") as stream:
         assert stream.read() == text.encode("utf-8")
 
 
-def test_short_writes_are_continued_until_everything_is_written(layout, monkeypatch):
+def test_short_writes_are_continued_until_everything_is_written(packaged_spool, monkeypatch):
     real_write = spool_writer.os.write
     sizes = []
 
@@ -139,7 +121,7 @@ def test_short_writes_are_continued_until_everything_is_written(layout, monkeypa
     assert len(sizes) == -(-len(TEXT.encode()) // 7)
 
 
-def test_steps_in_order_staged_in_tmp_finished_there_then_moved_then_folder_synced(layout, monkeypatch):
+def test_steps_in_order_staged_in_tmp_finished_there_then_moved_then_folder_synced(packaged_spool, monkeypatch):
     """Rules 1-4: O_EXCL in tmp/, fsync, chmod, chown, utime, all before the rename; then the
     folder's fsync. At the rename the staged file already has its final mode, owner and mtime."""
     events = []
@@ -228,9 +210,9 @@ def test_staging_folder_created_meanwhile_by_another_notice_spool_is_used(fs, ru
     assert listing(STAGING) == []
 
 
-def test_staging_path_taken_by_a_file_is_refused_and_left_alone(layout):
+def test_staging_path_taken_by_a_file_is_refused_and_left_alone(packaged_spool):
     os.rmdir(STAGING)
-    layout.create_file(STAGING, contents="not a folder")
+    packaged_spool.create_file(STAGING, contents="not a folder")
     problem = refusal()
     assert str(problem) == f"{STAGING} exists but is not a folder; move it away so notice-spool can stage files there"
     with open(STAGING) as stream:
@@ -325,9 +307,9 @@ def test_read_only_outgoing_refuses_the_move_and_the_staging_file_is_removed(fs,
 
 # --- EXDEV, ENOSPC -----------------------------------------------------------------------
 
-def test_tmp_on_another_file_system_is_refused_without_a_copy(layout):
+def test_tmp_on_another_file_system_is_refused_without_a_copy(packaged_spool):
     os.rmdir(STAGING)
-    layout.add_mount_point(STAGING)
+    packaged_spool.add_mount_point(STAGING)
     problem = refusal()
     assert str(problem) == (
         f"{STAGING} and {OUTGOING} are on different file systems, so the call file cannot be moved "
@@ -337,19 +319,19 @@ def test_tmp_on_another_file_system_is_refused_without_a_copy(layout):
     assert files_with(TEXT.encode()) == []  # no copy anywhere, staging file removed
 
 
-def test_full_disk_is_refused_and_the_partial_file_removed(layout):
-    layout.set_disk_usage(len(TEXT) // 2, SPOOL)
+def test_full_disk_is_refused_and_the_partial_file_removed(packaged_spool):
+    packaged_spool.set_disk_usage(len(TEXT) // 2, SPOOL)
     problem = refusal()
     assert str(problem).startswith("no space left on the device of ")
     assert str(problem).endswith("; free some space and schedule the notice again")
     assert_nothing_spooled()
-    assert layout.get_disk_usage(SPOOL).used == 0
+    assert packaged_spool.get_disk_usage(SPOOL).used == 0
 
 
 # --- names that exist already ------------------------------------------------------------
 
-def test_staging_file_another_writer_holds_is_neither_used_nor_removed(layout, locks):
-    layout.create_file(STAGED, contents="another notice-spool is writing this")
+def test_staging_file_another_writer_holds_is_neither_used_nor_removed(packaged_spool, locks):
+    packaged_spool.create_file(STAGED, contents="another notice-spool is writing this")
     locks.hold(STAGED)
     problem = refusal()
     assert str(problem) == f"{STAGED} already exists; not overwriting it (schedule the notice again for a new name)"
@@ -359,10 +341,10 @@ def test_staging_file_another_writer_holds_is_neither_used_nor_removed(layout, l
     assert listing(OUTGOING) == []
 
 
-def test_leftover_staging_file_of_a_killed_writer_is_taken_back(layout, locks):
+def test_leftover_staging_file_of_a_killed_writer_is_taken_back(packaged_spool, locks):
     """An import run again after a crash meets the staging file of its own notice: unlocked,
     its writer is gone, so it is removed and the notice written anew."""
-    layout.create_file(STAGED, contents="Channel: Local/7999")
+    packaged_spool.create_file(STAGED, contents="Channel: Local/7999")
     assert spool_it() == TARGET
     with open(TARGET, "rb") as stream:
         assert stream.read() == TEXT.encode()
@@ -370,7 +352,7 @@ def test_leftover_staging_file_of_a_killed_writer_is_taken_back(layout, locks):
     assert listing(STAGING) == []
 
 
-def test_staging_file_is_locked_from_its_creation_to_its_rename(layout, locks, monkeypatch):
+def test_staging_file_is_locked_from_its_creation_to_its_rename(packaged_spool, locks, monkeypatch):
     real_rename, real_open = spool_writer.os.rename, spool_writer.os.open
     opened = []
 
@@ -392,7 +374,7 @@ def test_staging_file_is_locked_from_its_creation_to_its_rename(layout, locks, m
     assert locks.held_by == {}  # released once in outgoing/
 
 
-def test_staging_file_removed_between_its_open_and_its_lock_is_made_again(layout, locks, monkeypatch):
+def test_staging_file_removed_between_its_open_and_its_lock_is_made_again(packaged_spool, locks, monkeypatch):
     """notice gc (or an import) may find the file in the instant before the writer locks it,
     and remove it: the writer must not then rename whatever has that name, but write anew."""
     real_flock = locks.flock
@@ -413,7 +395,7 @@ def test_staging_file_removed_between_its_open_and_its_lock_is_made_again(layout
     assert len(locks.taken) == 2
 
 
-def test_a_failing_writer_removes_its_staging_file_before_it_lets_the_lock_go(layout, locks, monkeypatch):
+def test_a_failing_writer_removes_its_staging_file_before_it_lets_the_lock_go(packaged_spool, locks, monkeypatch):
     """Once the lock is free, another writer may take the name back and make its own file of
     it: removing after that would remove the other writer's file, and let a third make one."""
     real_unlink = spool_writer.os.unlink
@@ -434,17 +416,17 @@ def test_a_failing_writer_removes_its_staging_file_before_it_lets_the_lock_go(la
     assert_nothing_spooled()
 
 
-def test_existing_staging_symlink_is_not_followed(layout):
+def test_existing_staging_symlink_is_not_followed(packaged_spool):
     victim = OUTGOING + "/planted.call"
-    layout.create_symlink(STAGED, victim)
+    packaged_spool.create_symlink(STAGED, victim)
     refusal()
     assert not os.path.lexists(victim)
     assert os.path.islink(STAGED) and os.readlink(STAGED) == victim
     assert listing(OUTGOING) == []
 
 
-def test_existing_target_is_not_overwritten(layout):
-    layout.create_file(TARGET, contents="an earlier notice")
+def test_existing_target_is_not_overwritten(packaged_spool):
+    packaged_spool.create_file(TARGET, contents="an earlier notice")
     os.utime(TARGET, (1700000000, 1700000000))
     problem = refusal()
     assert str(problem) == f"{TARGET} already exists; not overwriting it (schedule the notice again for a new name)"
@@ -455,8 +437,8 @@ def test_existing_target_is_not_overwritten(layout):
     assert listing(STAGING) == []
 
 
-def test_existing_target_symlink_is_not_overwritten(layout):
-    layout.create_symlink(TARGET, "/nowhere")
+def test_existing_target_symlink_is_not_overwritten(packaged_spool):
+    packaged_spool.create_symlink(TARGET, "/nowhere")
     refusal()
     assert os.readlink(TARGET) == "/nowhere"
     assert listing(STAGING) == []
@@ -464,7 +446,7 @@ def test_existing_target_symlink_is_not_overwritten(layout):
 
 # --- leftovers of killed writers: notice gc ---------------------------------------------
 # (pyfakefs' os.open() sets a file's ctime, which the kernel does not: the grace period is
-# tested with real files in test_staging_lock.py)
+# tested with real files in test_spool_writer_locks.py)
 
 def leftover(fs, name, contents="Channel: Local/7999"):
     """A staging file as a writer killed mid-write leaves it."""
@@ -476,15 +458,15 @@ def later() -> float:
     return time.time() + spool_writer.STAGING_GRACE + 1
 
 
-def test_gc_removes_our_unlocked_staging_files_and_nothing_else(layout, locks):
-    dead = leftover(layout, NAME)
-    imported = leftover(layout, "notice-20991201103000-5e0c2a91.call", contents="")
-    live = leftover(layout, "notice-20261128093001-11111111.call")
+def test_gc_removes_our_unlocked_staging_files_and_nothing_else(packaged_spool, locks):
+    dead = leftover(packaged_spool, NAME)
+    imported = leftover(packaged_spool, "notice-20991201103000-5e0c2a91.call", contents="")
+    live = leftover(packaged_spool, "notice-20261128093001-11111111.call")
     locks.hold(live)
-    others = [leftover(layout, "voicemail-4242.tmp"), leftover(layout, "notice-1.txt"), leftover(layout, "x.call")]
-    layout.create_file(TARGET, contents=TEXT)
-    layout.create_symlink(f"{STAGING}/notice-link.call", TARGET)
-    layout.create_dir(f"{STAGING}/notice-folder.call")
+    others = [leftover(packaged_spool, name) for name in ("voicemail-4242.tmp", "notice-1.txt", "x.call")]
+    packaged_spool.create_file(TARGET, contents=TEXT)
+    packaged_spool.create_symlink(f"{STAGING}/notice-link.call", TARGET)
+    packaged_spool.create_dir(f"{STAGING}/notice-folder.call")
     cleaned = spool_writer.clean_staging(SPOOL, later())
     assert (cleaned.folder, sorted(cleaned.removed), cleaned.busy) == (STAGING, sorted([dead, imported]), [live])
     assert listing(STAGING) == sorted([os.path.basename(path) for path in [live] + others]
@@ -524,14 +506,14 @@ def test_gc_that_may_not_remove_a_leftover_is_refused_and_removes_nothing(fs, ru
 
 # --- owner -------------------------------------------------------------------------------
 
-def test_root_without_an_asterisk_user_leaves_the_file_as_created(layout, users):
+def test_root_without_an_asterisk_user_leaves_the_file_as_created(packaged_spool, users):
     del users["asterisk"]
     spool_it()
     info = os.stat(TARGET)
     assert (info.st_uid, info.st_gid) == (0, 0)
 
 
-def test_root_gives_the_file_to_the_configured_owner(layout, users):
+def test_root_gives_the_file_to_the_configured_owner(packaged_spool, users):
     users["pbx"] = pwd.struct_passwd(("pbx", "x", 2000, 2001, "", "/", "/bin/false"))
     spool_it(owner="pbx")
     info = os.stat(TARGET)
@@ -577,7 +559,7 @@ def test_non_root_keeps_the_file_as_its_own(fs, run_as, owner):
 # --- any failure: the staging file is removed, nothing reaches outgoing/ ------------------
 
 @pytest.mark.parametrize("step", ["write", "fsync", "close", "chmod", "chown", "utime", "rename"])
-def test_failure_at_any_step_leaves_nothing(layout, monkeypatch, step):
+def test_failure_at_any_step_leaves_nothing(packaged_spool, monkeypatch, step):
     real = getattr(spool_writer.os, step)
     calls = []
 
@@ -598,7 +580,7 @@ def test_failure_at_any_step_leaves_nothing(layout, monkeypatch, step):
     assert_nothing_spooled()
 
 
-def test_failed_folder_fsync_after_the_move_takes_the_notice_back(layout, monkeypatch):
+def test_failed_folder_fsync_after_the_move_takes_the_notice_back(packaged_spool, monkeypatch):
     real_fsync = spool_writer.os.fsync
     seen_in_outgoing = []
 
@@ -615,7 +597,7 @@ def test_failed_folder_fsync_after_the_move_takes_the_notice_back(layout, monkey
     assert_nothing_spooled()  # ...and was taken out again
 
 
-def test_interrupt_while_writing_removes_the_staging_file_and_is_not_hidden(layout, monkeypatch):
+def test_interrupt_while_writing_removes_the_staging_file_and_is_not_hidden(packaged_spool, monkeypatch):
     def interrupted(fd, data):
         raise KeyboardInterrupt
 
@@ -627,7 +609,7 @@ def test_interrupt_while_writing_removes_the_staging_file_and_is_not_hidden(layo
 
 # --- spooling many -------------------------------------------------------------------------------
 
-def test_many_call_files_each_staged_timed_and_moved_with_a_folder_fsync_per_batch(layout, monkeypatch):
+def test_many_call_files_each_staged_timed_and_moved_with_a_folder_fsync_per_batch(packaged_spool, monkeypatch):
     monkeypatch.setattr(spool_writer, "SYNC_EVERY", 4)
     events = []
     real = {name: getattr(spool_writer.os, name) for name in ("open", "fsync", "utime", "rename")}
@@ -666,7 +648,7 @@ def test_many_call_files_each_staged_timed_and_moved_with_a_folder_fsync_per_bat
     assert durable == [f"{OUTGOING}/{name}" for _, name, _ in files]
 
 
-def test_failure_half_way_keeps_the_durable_ones_and_says_how_many(layout, monkeypatch):
+def test_failure_half_way_keeps_the_durable_ones_and_says_how_many(packaged_spool, monkeypatch):
     monkeypatch.setattr(spool_writer, "SYNC_EVERY", 4)
     real_write = spool_writer.os.write
     written = []
@@ -687,10 +669,10 @@ def test_failure_half_way_keeps_the_durable_ones_and_says_how_many(layout, monke
     assert os.listdir(STAGING) == []
 
 
-def test_a_notice_already_pending_or_archived_is_passed_over_untouched(layout):
+def test_a_notice_already_pending_or_archived_is_passed_over_untouched(packaged_spool):
     files = [call_file(n) for n in range(4)]
-    layout.create_file(f"{OUTGOING}/{files[1][1]}", contents="pending already")
-    layout.create_file(f"{ARCHIVE}/{files[2][1]}", contents="called already")
+    packaged_spool.create_file(f"{OUTGOING}/{files[1][1]}", contents="pending already")
+    packaged_spool.create_file(f"{ARCHIVE}/{files[2][1]}", contents="called already")
     durable, already = [], []
     assert spool_writer.spool_call_files(files, SPOOL, 0o644, None, durable.append, already.append) == 2
     assert durable == [f"{OUTGOING}/{files[0][1]}", f"{OUTGOING}/{files[3][1]}"]
@@ -702,7 +684,7 @@ def test_a_notice_already_pending_or_archived_is_passed_over_untouched(layout):
     assert os.listdir(STAGING) == []
 
 
-def test_a_name_other_writers_keep_making_anew_is_being_written_not_a_failure(layout, locks, monkeypatch):
+def test_a_name_other_writers_keep_making_anew_is_being_written_not_a_failure(packaged_spool, locks, monkeypatch):
     """Imports of one file in step: each time this one goes to make the staging file, another
     has just made it (and not yet locked it, so it is taken back as a leftover)."""
     text, name, due = call_file(1)
@@ -712,7 +694,7 @@ def test_a_name_other_writers_keep_making_anew_is_being_written_not_a_failure(la
 
     def open_(path, flags, *args, **kwargs):
         if path == staged and flags & os.O_EXCL:
-            layout.create_file(staged, contents="another writer's")
+            packaged_spool.create_file(staged, contents="another writer's")
             made.append(path)
         return real_open(path, flags, *args, **kwargs)
 
@@ -723,7 +705,7 @@ def test_a_name_other_writers_keep_making_anew_is_being_written_not_a_failure(la
     assert os.listdir(OUTGOING) == []
 
 
-def test_failed_folder_fsync_takes_back_the_unsynced_batch(layout, monkeypatch):
+def test_failed_folder_fsync_takes_back_the_unsynced_batch(packaged_spool, monkeypatch):
     monkeypatch.setattr(spool_writer, "SYNC_EVERY", 2)
     real_fsync = spool_writer.os.fsync
     folder_syncs = []
@@ -743,7 +725,7 @@ def test_failed_folder_fsync_takes_back_the_unsynced_batch(layout, monkeypatch):
     assert sorted(os.listdir(OUTGOING)) == sorted(name for _, name, _ in files[:2])  # ...the batch taken back
 
 
-def test_nothing_to_spool_writes_nothing(layout):
+def test_nothing_to_spool_writes_nothing(packaged_spool):
     assert spool_writer.spool_call_files([], SPOOL, 0o644, None) == 0
     assert os.listdir(OUTGOING) == []
 

@@ -1,5 +1,7 @@
-"""A real spool on disk for the crash, fault and concurrency tests, the installed commands
-pointed at it, and the one check of a call file those tests share: complete, ours, on time.
+"""A real spool on disk for the tests that run the installed commands (tests/unit/test_entry.py,
+and the crash, fault and concurrency tests of tests/reliability), the commands pointed at it,
+and the one check of a call file those tests share: complete, ours, on time. The pyfakefs
+tests' spool is in tests/unit/fakespool.py.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ class Site:
         return subprocess.Popen(list(command), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, **popen)
 
-    def run(self, *command, timeout=120) -> subprocess.CompletedProcess:
-        return subprocess.run(list(command), env=self.env, capture_output=True, text=True, timeout=timeout)
+    def run(self, *command, timeout=120, **env) -> subprocess.CompletedProcess:
+        """COMMAND run to its end in the site's environment, with ENV's variables added."""
+        return subprocess.run(list(command), env={**self.env, **env}, capture_output=True, text=True,
+                              timeout=timeout)
 
     def spooled(self) -> list[str]:
         return sorted(os.listdir(self.outgoing))

@@ -1,4 +1,4 @@
-"""The staging file's lock with real files and the real kernel (pyfakefs' flock() does
+"""spool_writer.py's staging lock with real files and the real kernel (pyfakefs' flock() does
 nothing): a writer holds it from the file's creation to its rename, the lock dies with its
 process, and notice gc and an import run again go by it."""
 

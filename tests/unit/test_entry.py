@@ -1,4 +1,4 @@
-"""The installed notice-spool command, run as the dialplan runs it, against a real folder.
+"""entry.py: the installed notice-spool command, run as the dialplan runs it, against a real folder.
 
 entry.py serves exactly three plain arguments without click (the dialplan's form) and hands
 anything else to click; both must print the same line and end with the same exit code.
@@ -7,71 +7,28 @@ anything else to click; both must print the same line and end with the same exit
 import os
 import re
 import stat
-import subprocess
-import sys
 import time
-import wave
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(sys.executable).parent / "notice-spool"
-RECORDING = "rec_1764322200.42"
-KEYPAD = "2099*01*02**03***04"
-DUE = int(datetime(2099, 1, 2, 3, 4, tzinfo=timezone.utc).timestamp())
+from realspool import KEYPAD, KEYPAD_DUE, NOTICE, NOTICE_SPOOL, RECORDING, Site
+
 DUE_TEXT = "2099-01-02T03:04:00+00:00"
 ERROR_PREFIX = "notice-spool: error: "
 # The same command line through entry.py's fast path and through click.
 PATHS = {"fast": [], "click": ["--tz", "UTC"]}
 
 
-class Place:
-    """A real spool folder (outgoing/ only: tmp/ is created on first use), a recordings folder
-    with one real WAV, an empty config file, and the environment that points at them."""
-
-    def __init__(self, base: Path):
-        self.spool = base / "spool"
-        self.outgoing = self.spool / "outgoing"
-        self.staging = self.spool / "tmp"
-        self.recordings = base / "recordings"
-        self.outgoing.mkdir(parents=True)
-        self.recordings.mkdir()
-        with wave.open(str(self.recordings / f"{RECORDING}.wav"), "wb") as audio:
-            audio.setnchannels(1)
-            audio.setsampwidth(2)
-            audio.setframerate(8000)
-            audio.writeframes(b"\x00\x00" * 800)
-        config = base / "notice.conf"
-        config.write_text("")  # not the host's /etc/asterisk/notice.conf
-        self.env = {name: value for name, value in os.environ.items() if not name.startswith("NOTICE_")}
-        self.env.update(
-            NOTICE_CONFIG=str(config),
-            NOTICE_SPOOL_DIR=str(self.spool),
-            NOTICE_RECORDINGS_DIR=str(self.recordings),
-            NOTICE_SYSLOG_FACILITY="none",  # leave the host's syslog alone
-            TZ="UTC",
-        )
-
-    def run(self, *args, **env):
-        return subprocess.run([str(SCRIPT), *args], env={**self.env, **env}, capture_output=True,
-                              text=True, timeout=60)
-
-    def spooled(self):
-        return sorted(os.listdir(self.outgoing)) if self.outgoing.is_dir() else []
-
-    def staged(self):
-        return sorted(os.listdir(self.staging)) if self.staging.is_dir() else []
-
-
 @pytest.fixture
-def place(tmp_path_factory):
+def site(tmp_path_factory):
     # not tmp_path: a parametrized test's folder name has '[', which recordings_dir refuses
-    return Place(tmp_path_factory.mktemp("notice"))
+    return Site(tmp_path_factory.mktemp("notice"))
 
 
 def test_the_console_script_is_installed():
-    assert SCRIPT.is_file() and os.access(SCRIPT, os.X_OK), f"{SCRIPT} is not installed; pip install -e ."
+    assert os.path.isfile(NOTICE_SPOOL) and os.access(NOTICE_SPOOL, os.X_OK), \
+        f"{NOTICE_SPOOL} is not installed; pip install -e ."
 
 
 def expected_owner():
@@ -86,23 +43,23 @@ def expected_owner():
     return os.geteuid(), os.getegid()
 
 
-def test_schedules_a_notice_as_the_dialplan_does(place):
+def test_schedules_a_notice_as_the_dialplan_does(site):
     before = time.time()
-    done = place.run("79991234567", RECORDING, KEYPAD)
+    done = site.run(NOTICE_SPOOL, "79991234567", RECORDING, KEYPAD)
     after = time.time()
     assert (done.returncode, done.stderr) == (0, "")
     match = re.fullmatch(r"notice (\d{14}-[0-9a-f]{8}) scheduled for (\S+): (\S+)\n", done.stdout)
     assert match, done.stdout
     notice_id, due_text, path = match.groups()
     assert due_text == DUE_TEXT
-    assert path == str(place.outgoing / f"notice-{notice_id}.call")
+    assert path == str(site.outgoing / f"notice-{notice_id}.call")
     created = notice_id.split("-")[0]
     assert time.strftime("%Y%m%d%H%M%S", time.gmtime(before)) <= created <= time.strftime(
         "%Y%m%d%H%M%S", time.gmtime(after))
-    assert place.spooled() == [f"notice-{notice_id}.call"]
-    assert place.staged() == []
+    assert site.spooled() == [f"notice-{notice_id}.call"]
+    assert site.staged() == []
     info = os.stat(path)
-    assert info.st_mtime_ns == DUE * 10**9
+    assert info.st_mtime_ns == KEYPAD_DUE * 10**9
     assert stat.S_IMODE(info.st_mode) == 0o644
     assert (info.st_uid, info.st_gid) == expected_owner()
     assert Path(path).read_text() == (
@@ -111,27 +68,27 @@ def test_schedules_a_notice_as_the_dialplan_does(place):
         "RetryTime: 20\n"
         "WaitTime: 20\n"
         "Application: Playback\n"
-        f"Data: {place.recordings / RECORDING}\n"
+        f"Data: {site.recordings / RECORDING}\n"
         "Archive: yes\n"
         f"Setvar: NOTICE_ID={notice_id}\n"
         "Setvar: NOTICE_NUMBER=79991234567\n"
-        f"Setvar: NOTICE_DUE={DUE}\n"
+        f"Setvar: NOTICE_DUE={KEYPAD_DUE}\n"
     )
     # tmp/ was created like outgoing/
-    assert stat.S_IMODE(place.staging.stat().st_mode) == stat.S_IMODE(place.outgoing.stat().st_mode)
+    assert stat.S_IMODE(site.staging.stat().st_mode) == stat.S_IMODE(site.outgoing.stat().st_mode)
 
 
-def test_fast_path_and_click_print_the_same_line(place):
+def test_fast_path_and_click_print_the_same_line(site):
     lines = {}
     for name, options in PATHS.items():
-        done = place.run(*options, "79991234567", RECORDING, KEYPAD)
+        done = site.run(NOTICE_SPOOL, *options, "79991234567", RECORDING, KEYPAD)
         assert (done.returncode, done.stderr) == (0, ""), name
         lines[name] = re.sub(r"\d{14}-[0-9a-f]{8}", "<id>", done.stdout)
-    expected = f"notice <id> scheduled for {DUE_TEXT}: {place.outgoing}/notice-<id>.call\n"
+    expected = f"notice <id> scheduled for {DUE_TEXT}: {site.outgoing}/notice-<id>.call\n"
     assert lines == {"fast": expected, "click": expected}
-    assert len(place.spooled()) == 2
-    for name in place.spooled():
-        assert os.stat(place.outgoing / name).st_mtime_ns == DUE * 10**9
+    assert len(site.spooled()) == 2
+    for name in site.spooled():
+        assert os.stat(site.outgoing / name).st_mtime_ns == KEYPAD_DUE * 10**9
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -141,27 +98,27 @@ def test_fast_path_and_click_print_the_same_line(place):
     ("79991234567", RECORDING, "2000*01*01**00***00", "time '2000*01*01**00***00' is in the past"),
     ("79991234567", RECORDING, "tomorrow", "time 'tomorrow' is not understood"),
 ])
-def test_refused_input_exits_3_with_one_line_and_writes_nothing(place, path, number, recording, when, message):
-    done = place.run(*PATHS[path], number, recording, when)
+def test_refused_input_exits_3_with_one_line_and_writes_nothing(site, path, number, recording, when, message):
+    done = site.run(NOTICE_SPOOL, *PATHS[path], number, recording, when)
     assert done.returncode == 3
     assert done.stdout == ""
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and done.stderr.endswith("\n"), done.stderr
     assert lines[0].startswith(ERROR_PREFIX + message)
-    assert place.spooled() == []
-    assert place.staged() == []
+    assert site.spooled() == []
+    assert site.staged() == []
 
 
-def test_both_paths_refuse_with_the_same_message(place):
-    fast, click = (place.run(*options, "7999-1234", RECORDING, KEYPAD) for options in PATHS.values())
+def test_both_paths_refuse_with_the_same_message(site):
+    fast, click = (site.run(NOTICE_SPOOL, *options, "7999-1234", RECORDING, KEYPAD) for options in PATHS.values())
     assert fast.returncode == click.returncode == 3
     assert fast.stderr == click.stderr != ""
 
 
-def test_the_two_paths_are_really_two(place):
+def test_the_two_paths_are_really_two(site):
     """The comparisons above mean something only if the fast path does not import click."""
     def imports_click(*args):
-        done = place.run(*args, "79991234567", RECORDING, KEYPAD, PYTHONPROFILEIMPORTTIME="1")
+        done = site.run(NOTICE_SPOOL, *args, "79991234567", RECORDING, KEYPAD, PYTHONPROFILEIMPORTTIME="1")
         assert done.returncode == 0, done.stderr
         return any(re.search(r"\|\s+click$", line) for line in done.stderr.splitlines())
 
@@ -170,48 +127,48 @@ def test_the_two_paths_are_really_two(place):
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_missing_spool_exits_4(place, path):
-    missing = place.spool.parent / "nowhere"
-    done = place.run(*PATHS[path], "79991234567", RECORDING, KEYPAD, NOTICE_SPOOL_DIR=str(missing))
+def test_missing_spool_exits_4(site, path):
+    missing = site.base / "nowhere"
+    done = site.run(NOTICE_SPOOL, *PATHS[path], "79991234567", RECORDING, KEYPAD, NOTICE_SPOOL_DIR=str(missing))
     assert (done.returncode, done.stdout) == (4, "")
     assert done.stderr == (f"{ERROR_PREFIX}spool folder {missing}/outgoing does not exist; "
                            "is Asterisk installed, and is spool_dir right?\n")
     assert not missing.exists()
-    assert place.spooled() == []
+    assert site.spooled() == []
 
 
 @pytest.mark.parametrize("option", ["--help", "-h"])
-def test_help_exits_0(place, option):
-    done = place.run(option)
+def test_help_exits_0(site, option):
+    done = site.run(NOTICE_SPOOL, option)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.startswith("Usage: notice-spool [OPTIONS] NUMBER RECORDING WHEN\n")
     assert "Exit codes: 0 scheduled, 2 bad command line, 3 invalid number" in done.stdout
 
 
-def test_version_exits_0(place):
+def test_version_exits_0(site):
     from notice_cli import __version__
 
-    done = place.run("--version")
+    done = site.run(NOTICE_SPOOL, "--version")
     assert (done.returncode, done.stdout, done.stderr) == (0, f"notice-spool, version {__version__}\n", "")
 
 
 @pytest.mark.parametrize("args", [[], ["79991234567"], ["79991234567", RECORDING],
                                   ["79991234567", RECORDING, KEYPAD, "extra"]])
-def test_wrong_argument_count_exits_2(place, args):
-    done = place.run(*args)
+def test_wrong_argument_count_exits_2(site, args):
+    done = site.run(NOTICE_SPOOL, *args)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("Usage: notice-spool [OPTIONS] NUMBER RECORDING WHEN\n")
     assert "Error: " in done.stderr
-    assert place.spooled() == [] and place.staged() == []
+    assert site.spooled() == [] and site.staged() == []
 
 
-def test_dry_run_prints_the_call_file_and_writes_nothing(place):
-    done = place.run("--dry-run", "79991234567", RECORDING, KEYPAD)
+def test_dry_run_prints_the_call_file_and_writes_nothing(site):
+    done = site.run(NOTICE_SPOOL, "--dry-run", "79991234567", RECORDING, KEYPAD)
     assert (done.returncode, done.stderr) == (0, "")
     header, *body = done.stdout.splitlines()
     assert re.fullmatch(rf"# notice \d{{14}}-[0-9a-f]{{8}} due {re.escape(DUE_TEXT)} \(dry run: not spooled\)", header)
     assert body[0] == "Channel: Local/79991234567@from-internal"
-    assert place.spooled() == [] and place.staged() == []
+    assert site.spooled() == [] and site.staged() == []
 
 
 # --- bytes that are not UTF-8, in argv and in the environment ---------------------------------
@@ -229,12 +186,12 @@ def test_dry_run_prints_the_call_file_and_writes_nothing(place):
     ["79991234567", RECORDING, b"2099-01-02 03:04\xc3"],
 ], ids=["number", "number, a cut digit", "recording", "recording, a stray byte", "keypad time",
         "time, one byte", "time, a cut character"])
-def test_arguments_that_are_not_utf8_exit_3_in_one_line(place, path, args):
-    done = place.run(*PATHS[path], *args)
+def test_arguments_that_are_not_utf8_exit_3_in_one_line(site, path, args):
+    done = site.run(NOTICE_SPOOL, *PATHS[path], *args)
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr.startswith(ERROR_PREFIX) and done.stderr.count("\n") == 1, done.stderr
     assert "\\udc" in done.stderr  # the byte, shown escaped
-    assert place.spooled() == [] and place.staged() == []
+    assert site.spooled() == [] and site.staged() == []
 
 
 @pytest.mark.parametrize("option, value, source", [
@@ -245,12 +202,12 @@ def test_arguments_that_are_not_utf8_exit_3_in_one_line(place, path, args):
     ("--recordings-dir", b"/var/\xffrecordings", "option --recordings-dir"),
     ("--config", b"/nowhere/\xff.conf", "config file /nowhere/"),
 ])
-def test_options_that_are_not_utf8_exit_3_naming_the_option(place, option, value, source):
-    done = place.run(option, value, "79991234567", RECORDING, KEYPAD)
+def test_options_that_are_not_utf8_exit_3_naming_the_option(site, option, value, source):
+    done = site.run(NOTICE_SPOOL, option, value, "79991234567", RECORDING, KEYPAD)
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr.startswith(ERROR_PREFIX) and done.stderr.count("\n") == 1, done.stderr
     assert source in done.stderr
-    assert place.spooled() == [] and place.staged() == []
+    assert site.spooled() == [] and site.staged() == []
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -259,40 +216,38 @@ def test_options_that_are_not_utf8_exit_3_naming_the_option(place, option, value
     ("NOTICE_SPOOL_DIR", b"/var/spool/\xff"), ("NOTICE_RECORDINGS_DIR", b"/\xff"), ("NOTICE_OWNER", b"aster\xffisk"),
     ("NOTICE_CONFIG", b"/nowhere/\xff.conf"),
 ])
-def test_environment_values_that_are_not_utf8_exit_3_naming_the_variable(place, path, variable, value):
-    done = place.run(*PATHS[path], "79991234567", RECORDING, KEYPAD, **{variable: value})
+def test_environment_values_that_are_not_utf8_exit_3_naming_the_variable(site, path, variable, value):
+    done = site.run(NOTICE_SPOOL, *PATHS[path], "79991234567", RECORDING, KEYPAD, **{variable: value})
     if "--tz" in PATHS[path] and variable == "NOTICE_TZ":  # the option wins: the variable is not read
-        assert done.returncode == 0 and len(place.spooled()) == 1
+        assert done.returncode == 0 and len(site.spooled()) == 1
         return
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr.startswith(ERROR_PREFIX) and done.stderr.count("\n") == 1, done.stderr
     assert (variable in done.stderr) if variable != "NOTICE_CONFIG" else ("config file /nowhere/" in done.stderr)
-    assert place.spooled() == [] and place.staged() == []
+    assert site.spooled() == [] and site.staged() == []
 
 
-def test_import_of_a_file_whose_name_is_not_utf8_reports_it_on_a_strict_terminal(place):
+def test_import_of_a_file_whose_name_is_not_utf8_reports_it_on_a_strict_terminal(site):
     """A file name from an old file system, on a server whose locale makes stdout strict (as
     en_US.UTF-8 does): the notices are spooled and the report says so, in a name it can show."""
-    name = os.fsencode(place.spool.parent) + b"/r\xe9servations.csv"  # Latin-1, not UTF-8
+    name = os.fsencode(site.base) + b"/r\xe9servations.csv"  # Latin-1, not UTF-8
     with open(name, "w") as stream:
         stream.write(f"number,recording,when\n79991234567,{RECORDING},{KEYPAD}\n")
-    done = subprocess.run([str(SCRIPT.parent / "notice"), "import", name], capture_output=True, text=True,
-                          env={**place.env, "PYTHONIOENCODING": "utf-8:strict"}, timeout=60)
+    done = site.run(NOTICE, "import", name, PYTHONIOENCODING="utf-8:strict")
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout == f"spooled 1 notice from {place.spool.parent}/r\ufffdservations.csv\n"
-    assert len(place.spooled()) == 1
+    assert done.stdout == f"spooled 1 notice from {site.base}/r\ufffdservations.csv\n"
+    assert len(site.spooled()) == 1
 
 
-def test_the_dialplan_discards_a_recording_loading_only_what_it_needs(place):
+def test_the_dialplan_discards_a_recording_loading_only_what_it_needs(site):
     """notice discard-recording, as the dialplan's hangup handler runs it: through click, but
     without the modules of list, history, import and spool (nor the json, csv and dateutil
     they load)."""
     name = "rec_1764322200.43-1764322212"
-    (place.recordings / f"{name}.wav").write_bytes(b"RIFF")
-    done = subprocess.run([str(SCRIPT.parent / "notice"), "discard-recording", name], capture_output=True,
-                          text=True, env={**place.env, "PYTHONPROFILEIMPORTTIME": "1"}, timeout=60)
-    assert (done.returncode, done.stdout) == (0, f"removed recording {name} from {place.recordings}\n")
-    assert sorted(os.listdir(place.recordings)) == [f"{RECORDING}.wav"]
+    (site.recordings / f"{name}.wav").write_bytes(b"RIFF")
+    done = site.run(NOTICE, "discard-recording", name, PYTHONPROFILEIMPORTTIME="1")
+    assert (done.returncode, done.stdout) == (0, f"removed recording {name} from {site.recordings}\n")
+    assert sorted(os.listdir(site.recordings)) == [f"{RECORDING}.wav"]
     imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "notice_cli.cleanup" in imported
     assert imported.isdisjoint({"notice_cli.inventory", "notice_cli.output", "notice_cli.bulk", "notice_cli.schedule",

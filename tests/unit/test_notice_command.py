@@ -1,6 +1,6 @@
-"""The notice group through CliRunner on a fake spool: list, show, cancel, history, import and
-spool, with every filter, format and error, over call files in every state Asterisk leaves
-them in. Outputs are compared whole."""
+"""The `notice` group (cli.notice) through CliRunner on a fake spool: list, show, cancel,
+history, import and spool, with every filter, format and error, over call files in every
+state Asterisk leaves them in. Outputs are compared whole."""
 
 import json
 import os
@@ -12,16 +12,12 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
+from fakespool import ARCHIVE, OUTGOING, PREPARED_DIR, RECORDINGS, SPOOL, STAGING
 from notice_cli import cli
 from notice_cli.callfile import render
 from notice_cli.notice import Notice, call_file_for
-from notice_cli.settings import SETTINGS, Settings
+from notice_cli.settings import Settings
 
-SPOOL = "/var/spool/asterisk"
-OUTGOING = SPOOL + "/outgoing"
-ARCHIVE = SPOOL + "/outgoing_done"
-STAGING = SPOOL + "/tmp"
-RECORDINGS = "/var/spool/asterisk/notice"
 CLIENT, OTHER = "79991234567", "79990000001"
 
 
@@ -33,18 +29,12 @@ DUE_A, DUE_B, DUE_C = at(2099, 12, 1, 10, 30), at(2099, 12, 1, 9, 0), at(2099, 1
 
 
 @pytest.fixture
-def spool(fs, monkeypatch):
-    """An Asterisk spool and recordings; a clean environment in UTC with no config file."""
-    fs.add_real_directory("/usr/share/zoneinfo")
-    fs.create_dir(OUTGOING)
-    fs.create_file(RECORDINGS + "/rec_1732790000.42.wav", contents=b"RIFF")
-    fs.create_file(RECORDINGS + "/prepared/3.wav", contents=b"RIFF")
-    for setting in SETTINGS:
-        monkeypatch.delenv(setting.env, raising=False)
+def spool(command_spool, monkeypatch):
+    """command_spool with prepared recording 3, and a config file that turns syslog off."""
+    command_spool.create_file(PREPARED_DIR + "/3.wav", contents=b"RIFF")
     monkeypatch.setenv("NOTICE_CONFIG", "/etc/notice-test.conf")
-    fs.create_file("/etc/notice-test.conf", contents="[notice]\nsyslog_facility = none\n")
-    monkeypatch.setenv("TZ", "UTC")
-    return fs
+    command_spool.create_file("/etc/notice-test.conf", contents="[notice]\nsyslog_facility = none\n")
+    return command_spool
 
 
 def run(*args, input=None):
@@ -671,7 +661,7 @@ def test_notice_spool_schedules(spool):
     assert len(outgoing()) == 1
 
 
-# --- gc (its lock and grace with real files: test_staging_lock.py) -------------------------------
+# --- gc (its lock and grace with real files: test_spool_writer_locks.py) -------------------------
 
 def test_gc_removes_the_leftovers_and_says_how_many(spool, monkeypatch):
     for name in ("notice-20991128094512-9f3a1c2b.call", "notice-20991201103000-5e0c2a91.call", "voicemail.tmp"):
