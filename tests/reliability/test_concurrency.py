@@ -21,7 +21,6 @@ from __future__ import annotations
 import calendar
 import fcntl
 import re
-import subprocess
 import sys
 import time
 

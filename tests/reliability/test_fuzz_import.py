@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 from unittest import mock
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
