@@ -10,6 +10,9 @@ it is measured against (README, "Speed"). The records off that path remain named
 from __future__ import annotations
 
 
+_set = object.__setattr__  # a Value sets its fields once, in __init__
+
+
 class Value:
     """A record whose fields are its __slots__; DEFAULTS gives the trailing ones' defaults."""
 
@@ -20,19 +23,20 @@ class Value:
         fields = self.__slots__
         if len(values) > len(fields):
             raise TypeError(f"{type(self).__name__}() takes {len(fields)} values, not {len(values)}")
-        given = dict(zip(fields, values))
-        for name, value in named.items():
-            if name not in fields or name in given:
-                raise TypeError(f"{type(self).__name__}() got an unexpected or repeated field {name!r}")
-            given[name] = value
+        for name, value in zip(fields, values):
+            if name in named:
+                raise TypeError(f"{type(self).__name__}() got the field {name!r} twice")
+            named[name] = value
         for name in fields:
-            if name in given:
-                value = given[name]
-            elif name in self.DEFAULTS:
-                value = self.DEFAULTS[name]
-            else:
-                raise TypeError(f"{type(self).__name__}() is missing the field {name!r}")
-            object.__setattr__(self, name, value)
+            _set(self, name, named.pop(name) if name in named else self._default(name))
+        if named:
+            raise TypeError(f"{type(self).__name__}() has no field {next(iter(named))!r}")
+
+    def _default(self, name: str):
+        try:
+            return self.DEFAULTS[name]
+        except KeyError:
+            raise TypeError(f"{type(self).__name__}() is missing the field {name!r}") from None
 
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} is a value: make a new one with _replace()")

@@ -43,11 +43,12 @@ class Zone:
     """A time zone: KEY names it in messages (Europe/Moscow); TZ is the value of the TZ variable
     that makes the C library use it (None: TZ unset, /etc/localtime)."""
 
-    __slots__ = ("key", "tz")
+    __slots__ = ("key", "tz", "_offsets")
 
     def __init__(self, key: str, tz: str | None):
         self.key = key
         self.tz = tz
+        self._offsets: dict[int, int] = {}  # hour -> the offset throughout it
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Zone) and (self.key, self.tz) == (other.key, other.tz)
@@ -61,14 +62,32 @@ class Zone:
     def __str__(self) -> str:
         return self.key
 
-    def wall(self, instant: int) -> time.struct_time:
-        """The local date and time at INSTANT, with its offset (tm_gmtoff)."""
-        _select(self.tz)
-        return time.localtime(instant)
-
     def offset(self, instant: int) -> int:
-        """Seconds east of UTC at INSTANT."""
-        return self.wall(instant).tm_gmtoff
+        """Seconds east of UTC at INSTANT.
+
+        Asking the C library means switching its zone (tzset()), some microseconds each time,
+        and an import or a listing asks for thousands of instants. So the offset of an hour is
+        kept once it is the same at the hour's first and last second: no zone changes its
+        offset twice within an hour (the closest changes in the tz database are days apart),
+        so it is the same throughout."""
+        hour = instant // HOUR
+        known = self._offsets.get(hour)
+        if known is not None:
+            return known
+        first, last = self._asked(hour * HOUR), self._asked(hour * HOUR + HOUR - 1)
+        if first != last:
+            return self._asked(instant)
+        if len(self._offsets) < KEPT_HOURS:
+            self._offsets[hour] = first
+        return first
+
+    def _asked(self, instant: int) -> int:
+        _select(self.tz)
+        return time.localtime(instant).tm_gmtoff
+
+
+HOUR = 3600
+KEPT_HOURS = 100_000  # a few MB at most
 
 
 UTC = Zone("UTC", "UTC0")
@@ -202,12 +221,14 @@ def instant(wall: tuple[int, int, int, int, int, int], zone: Zone, text: str) ->
     (the DST fold) the earlier; none (the DST gap) is refused.
 
     The instant is WALL's seconds less the zone's offset at it. The offsets that can apply are
-    those the zone has a day before WALL, at it and a day after (as if WALL were UTC: an
-    offset is at most 26 hours): one offset, or two around a change. No zone changes its
-    offset twice within two days (the closest changes in the tz database are 4 days apart)."""
+    those the zone has a day before WALL and a day after (as if WALL were UTC: an offset is at
+    most 26 hours): one offset, or two around a change. No zone changes its offset twice
+    within two days (the closest changes in the tz database are 4 days apart)."""
     local = utc_seconds(wall)
     try:
-        offsets = {zone.offset(local + shift) for shift in (-DAY, 0, DAY)}
+        offsets = {zone.offset(local - DAY), zone.offset(local + DAY)}
+        if len(offsets) == 1:  # no change within a day of WALL: one instant shows it
+            return local - offsets.pop()
         for candidate in sorted(local - offset for offset in offsets):
             if zone.offset(candidate) == local - candidate:
                 return candidate
@@ -222,8 +243,8 @@ def instant(wall: tuple[int, int, int, int, int, int], zone: Zone, text: str) ->
 def format_due(due: int, zone: Zone) -> str:
     """ISO 8601 with the zone's offset at that instant, e.g. 2026-12-01T10:30:00+03:00."""
     try:
-        wall = zone.wall(due)
-        offset = wall.tm_gmtoff
+        offset = zone.offset(due)
+        wall = time.gmtime(due + offset)
     except (ValueError, OverflowError, OSError):
         wall = None
     if wall is None or not 1 <= wall.tm_year <= 9999:  # a local date ISO 8601 cannot show

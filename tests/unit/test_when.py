@@ -279,3 +279,36 @@ def test_a_posix_tz_rule_is_the_system_zone_as_the_c_library_reads_it(monkeypatc
     zone = system_zone()
     assert zone.key == "MSK-3"
     assert parse_when("2026*12*01**10***30", zone, NOW) == epoch(2026, 12, 1, 7, 30)
+
+
+def transitions(key: str, start: int, end: int) -> list[int]:
+    """The instants at which zoneinfo's KEY changes its offset between START and END: a
+    change found day by day, then bisected to its second."""
+    zone = ZoneInfo(key)
+
+    def offset(at: int):
+        return datetime.fromtimestamp(at, zone).utcoffset()
+
+    found = []
+    for day in range(start, end, 86400):
+        low, high = day, day + 86400
+        if offset(low) != offset(high):
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
+            found.append(high)
+    return found
+
+
+@pytest.mark.parametrize("zone_key", ["Europe/Moscow", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata",
+                                      "Pacific/Chatham", "America/Sao_Paulo"])
+def test_every_offset_change_is_seen_to_the_second(zone_key):
+    """Each change of offset from 1880 to 2040 (local mean times of odd seconds among them),
+    one second before, at and after it, as zoneinfo shows it: the offsets kept a quarter of an
+    hour at a time (Zone.offset) never blur a change."""
+    zone = zone_named(zone_key)
+    changes = transitions(zone_key, -2840140800, 2208988800)
+    assert len(changes) >= 5
+    for change in changes:
+        for at in (change - 1, change, change + 1):
+            assert format_due(at, zone) == datetime.fromtimestamp(at, ZoneInfo(zone_key)).isoformat(), at
