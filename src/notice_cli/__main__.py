@@ -1,4 +1,4 @@
-"""python3 -m notice_cli: the same as the notice-spool console script."""
+"""python3 -m notice_cli: the same as the notice-spool script."""
 
 from .entry import notice_spool
 

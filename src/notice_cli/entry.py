@@ -1,4 +1,4 @@
-"""The notice-spool console script.
+"""notice-spool, the script the dialplan runs (src/notice-spool calls it).
 
 The dialplan runs ``notice-spool NUMBER RECORDING WHEN`` through System() on every notice,
 with no options. That exact form is served here without importing click, whose import alone

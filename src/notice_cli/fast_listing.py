@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import tzinfo
 from itertools import chain, islice, repeat
 from json.encoder import encode_basestring
 from operator import itemgetter
@@ -73,7 +72,7 @@ def _each(function, values: Iterable) -> tuple:
     return tuple(map(results.__getitem__, values))
 
 
-def clock(zone: tzinfo):
+def clock(zone):
     """format_due in ZONE, for the many times of a listing: an hour (UTC) through which the
     zone's offset stays the same is formatted once -- its local date and hour, its offset --
     and a time in it is that with the time's minute and second, the same text for a tenth of
@@ -95,7 +94,7 @@ def clock(zone: tzinfo):
     return when
 
 
-def _hour_parts(start: int, zone: tzinfo) -> tuple[str, str] | tuple[()]:
+def _hour_parts(start: int, zone) -> tuple[str, str] | tuple[()]:
     """(local date and hour, offset) of the hour from START, e.g. ('2026-12-01T10:', '+03:00'),
     if its times differ in minutes and seconds alone; else ()."""
     first = format_due(start, zone)

@@ -1,7 +1,7 @@
 """What the spool holds: the pending notices (outgoing/), the finished ones (outgoing_done/),
 one notice in full; cancelling pending notices and pruning old finished ones.
 
-spool.py does the file-system work and record.py reads each call file; this module decides
+spool_reader.py does the file-system work and record.py reads each call file; this module decides
 what to read, what to keep and what may be removed. A listing streams the folder and keeps
 only the notices its filter picks, never a file's text: its memory is the listing itself.
 """

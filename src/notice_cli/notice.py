@@ -29,7 +29,7 @@ PLAYBACK = "Playback"
 # compiles them on first use and keeps them).
 MAX_ID = 64
 NOTICE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-CALL_FILE_NAME = FILE_PREFIX + "(" + NOTICE_ID + r")\.call"
+CALL_FILE_NAME = FILE_PREFIX + "(" + NOTICE_ID + ")" + FILE_SUFFIX.replace(".", r"\.")
 
 
 class Notice(Value):

@@ -1,5 +1,5 @@
 """A notice read back from its call file in the spool: what was scheduled, and what Asterisk
-has done with it so far. No I/O: the file's name and text come from spool.py.
+has done with it so far. No I/O: the file's name and text come from spool_reader.py.
 
 While pbx_spool works on a call file it appends lines to it and moves its mtime
 (pbx/pbx_spool.c: safe_append() and remove_from_queue()):
@@ -190,7 +190,7 @@ def read_listed(file_name: str, data: bytes, channel_template: str | None = None
     """read_notice() of the call file FILE_NAME from its bytes DATA (as os.read gives them), the
     way a listing reads 100,000s of files: a file as written is matched as bytes by one regular
     expression (_AS_LISTED) and only the values a notice keeps are decoded; any other file is
-    decoded whole (as spool.py decodes a file) and read by read_plainly(). The notice is made
+    decoded whole (as spool_reader.py decodes a file) and read by read_plainly(). The notice is made
     by tuple.__new__, not by its constructor (a Python function taking keywords): half a
     microsecond less a file."""
     written = None if 35 in data or 59 in data else _AS_LISTED(data)  # b"#", b";": see _VALUE
@@ -233,7 +233,7 @@ class _Converted(dict):
 
 
 # Numbers as pbx_spool takes them (callfile.Number.take: digits only here, but RetryTime 0 is
-# below its least), texts as spool.py decodes a file.
+# below its least), texts as spool_reader.py decodes a file.
 _MAX_RETRIES = _Converted(field("max_retries").take)
 _RETRY_TIMES = _Converted(field("retry_time").take)
 _TEXTS = _Converted(lambda value: value.decode("utf-8", "surrogateescape"))

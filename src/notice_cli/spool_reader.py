@@ -144,6 +144,10 @@ def _regular_text(path: str, flags: int) -> tuple[str, float] | None:
         fd = os.open(path, flags)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as problem:
+        if problem.errno == errno.ENXIO:  # a socket, which open() refuses: no regular file either
+            return None
+        raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

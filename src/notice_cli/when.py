@@ -82,8 +82,16 @@ class Zone:
         return first
 
     def _asked(self, instant: int) -> int:
-        _select(self.tz)
-        return time.localtime(instant).tm_gmtoff
+        """The offset at INSTANT, from the C library switched to this zone for the question
+        alone: the rest of the process (syslog's time stamps, say) keeps the system's zone."""
+        saved = os.environ.get("TZ")
+        _set_tz(self.tz)
+        time.tzset()
+        try:
+            return time.localtime(instant).tm_gmtoff
+        finally:
+            _set_tz(saved)
+            time.tzset()
 
 
 HOUR = 3600
@@ -91,16 +99,6 @@ KEPT_HOURS = 100_000  # a few MB at most
 
 
 UTC = Zone("UTC", "UTC0")
-
-
-def _select(tz: str | None) -> None:
-    """Make the C library's local time that of TZ, leaving the environment as it was (a child
-    process, or the system's zone read later, must not see a zone chosen for one notice).
-    tzset() returns at once when TZ is what it last read, so this costs microseconds."""
-    saved = os.environ.get("TZ")
-    _set_tz(tz)
-    time.tzset()
-    _set_tz(saved)
 
 
 def _set_tz(value: str | None) -> None:
@@ -267,7 +265,8 @@ def zone_named(name: str) -> Zone:
 
 
 def _in_zone_database(name: str) -> bool:
-    if not name or name.startswith("/") or ".." in name.split("/") or "\0" in name:
+    # As zoneinfo takes a key: relative, and already in its normal form (no '..', '.', '//').
+    if not name or "\0" in name or name.startswith("/") or os.path.normpath(name) != name or name.startswith(".."):
         return False
     try:
         with open(os.path.join(os.environ.get("TZDIR") or ZONE_FOLDER, name), "rb") as data:
@@ -277,11 +276,11 @@ def _in_zone_database(name: str) -> bool:
 
 
 def system_zone() -> Zone:
-    """The system's zone, as every C program on the machine takes it: $TZ, else /etc/localtime
-    (else UTC)."""
-    tz = os.environ.get("TZ")
-    if tz:
-        return Zone(tz.lstrip(":") or "UTC", tz)
+    """The system's zone: $TZ if it names a zone of the tz database (Europe/Moscow or
+    :Europe/Moscow), else /etc/localtime, else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if _in_zone_database(name):
+        return Zone(name, ":" + name)
     return Zone(_localtime_key(), None)
 
 

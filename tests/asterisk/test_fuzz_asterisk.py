@@ -12,7 +12,7 @@ of its time (relative, ISO 8601 with an offset or Z, with a fraction, local time
 blanks around it) and gets it written out for a due second a few seconds ahead when it is
 spooled. Keypad times fire at whole minutes: test_dialplan.py keys them on Asterisk.
 
-Each candidate goes through notice-spool's own code (entry.run_spool, in-process) into the
+Each candidate goes through notice-spool's own code (command.run_spool, in-process) into the
 sandbox's spool, 50 accepted ones a batch: the fuzzer's verdict decides what is in the sample,
 and a refusal (exit 3, one line) is only counted. The call files' channel is
 Local/<number>@notice-echo (or .../n), a context that writes what the channel sees, one value
@@ -52,7 +52,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings, strategies as st
 
 from harness import MODULES, AsteriskSandbox, write_tone
-from notice_cli.entry import run_spool
+from notice_cli.command import run_spool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 from strategies import CALLER_IDS, PREPARED, RECORDINGS, ZONES, attacked  # noqa: E402

@@ -6,7 +6,7 @@ after a value), other sections, a [DEFAULT] section, every setting or some of th
 or attacked values (strategies.py), and now and then an unknown key, a key twice, [notice]
 twice or missing or misspelt, a byte order mark, CRLF line ends, bytes that are not UTF-8.
 Each setting may also be given as a NOTICE_* variable and as an option, with values of their
-own. notice-spool then schedules one notice (entry.run_spool, in-process) with NOTICE_CONFIG
+own. notice-spool then schedules one notice (command.run_spool, in-process) with NOTICE_CONFIG
 or --config naming the file. The outcome must be exactly one of:
 
 * exit 0: one call file in outgoing/ carrying exactly the values that win (option, else a
@@ -44,7 +44,7 @@ from hypothesis import event, given, strategies as st
 
 from notice_cli import settings
 from notice_cli.callfile import parse
-from notice_cli.entry import run_spool
+from notice_cli.command import run_spool
 from notice_cli.errors import shown
 from strategies import CALLER_IDS, CHANNELS, FUZZ, ZONES, attacked, fuzz_root, spooled, staged
 

@@ -1,7 +1,7 @@
 """Property-based tests of everything that reaches a call file through notice-spool: the
 number, the recording, the time in every form, the settings from options and the environment.
 
-Each generated case runs the command's own code (entry.run_spool, what both the console
+Each generated case runs the command's own code (command.run_spool, what both the console
 script and the click command end in) against a real spool folder, and must end in exactly one
 of two ways:
 
@@ -28,7 +28,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from notice_cli.callfile import parse
-from notice_cli.entry import run_spool
+from notice_cli.command import run_spool
 from strategies import (FUZZ, NUMBERS, RECORDING_NAMES, RELATIVE, WHENS, ZONES, fuzz_root, keypad_times,
                         settings_given, spooled, staged)
 

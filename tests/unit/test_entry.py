@@ -26,7 +26,7 @@ def site(tmp_path_factory):
     return Site(tmp_path_factory.mktemp("notice"))
 
 
-def test_the_console_script_is_installed():
+def test_the_notice_spool_script_is_installed():
     assert os.path.isfile(NOTICE_SPOOL) and os.access(NOTICE_SPOOL, os.X_OK), \
         f"{NOTICE_SPOOL} is not installed; pip install -e ."
 

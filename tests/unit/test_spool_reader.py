@@ -149,3 +149,17 @@ def test_remove_denied_is_a_spool_error(spool_folders, run_as):
     with pytest.raises(SpoolError, match="permission denied on .*notice-a.call; run as root"):
         spool_reader.remove_call_file(OUTGOING, "notice-a.call", lambda text, mtime: None)
     assert os.listdir(OUTGOING) == ["notice-a.call"]
+
+
+def test_a_socket_or_a_fifo_named_like_a_call_file_is_no_call_file(tmp_path):
+    """open() refuses a socket (ENXIO) where an lstat() would have said it is no regular file:
+    it is passed over like a folder or a link, not reported as a failure to read."""
+    import socket
+
+    (tmp_path / "outgoing").mkdir()
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(tmp_path / "outgoing" / "notice-sock.call"))
+        os.mkfifo(tmp_path / "outgoing" / "notice-fifo.call")
+        for name in ("notice-sock.call", "notice-fifo.call"):
+            assert spool_reader.read_call_file(str(tmp_path / "outgoing"), name) is None
+        assert list(spool_reader.call_files(str(tmp_path / "outgoing"))) == []

@@ -1,7 +1,9 @@
 """WHEN: keypad, ISO 8601 and relative times, across time zones and DST changes."""
 
+import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -265,20 +267,37 @@ def test_format_due_past_the_year_9999_in_the_zone_is_shown_in_utc():
     assert format_due(253402300799, MOSCOW) == "9999-12-31T23:59:59+00:00"
 
 
-def test_a_zone_chosen_for_a_time_leaves_the_environment_alone(monkeypatch):
+def test_a_zone_chosen_for_a_time_leaves_the_process_in_the_system_zone(monkeypatch):
+    """Neither the environment (a child process) nor the C library's local time (syslog's
+    time stamps) keep a zone that one notice was scheduled in."""
     monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
     format_due(0, MOSCOW)
+    assert os.environ["TZ"] == "Asia/Tokyo" and time.localtime(0).tm_gmtoff == 9 * 3600
     assert format_due(0, system_zone()) == "1970-01-01T09:00:00+09:00"
     monkeypatch.delenv("TZ")
-    format_due(0, MOSCOW)
-    assert "TZ" not in __import__("os").environ
+    parse_when("2026*12*01**10***30", NEW_YORK, NOW)
+    assert "TZ" not in os.environ
+    time.tzset()
 
 
-def test_a_posix_tz_rule_is_the_system_zone_as_the_c_library_reads_it(monkeypatch):
-    monkeypatch.setenv("TZ", "MSK-3")
-    zone = system_zone()
-    assert zone.key == "MSK-3"
-    assert parse_when("2026*12*01**10***30", zone, NOW) == epoch(2026, 12, 1, 7, 30)
+@pytest.mark.parametrize("tz", ["MSK-3", "garbage", "Nowhere/Land", "Europe/Moscow/", ":", "Europe//Moscow"])
+def test_a_tz_that_names_no_zone_of_the_database_means_etc_localtime(monkeypatch, tz):
+    monkeypatch.delenv("TZ", raising=False)
+    expected = system_zone()
+    monkeypatch.setenv("TZ", tz)
+    assert system_zone() == expected and expected.tz is None
+
+
+def test_a_tz_with_colons_names_its_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "::Europe/Moscow")
+    assert format_due(epoch(2026, 12, 1, 7, 30), system_zone()) == "2026-12-01T10:30:00+03:00"
+
+
+@pytest.mark.parametrize("name", ["Europe//Moscow", "./UTC", "Europe/./Moscow", "Europe/Moscow/", "", "/etc/localtime"])
+def test_a_zone_name_is_taken_only_in_its_normal_form(name):
+    with pytest.raises(InvalidInput, match="is unknown"):
+        zone_named(name)
 
 
 def transitions(key: str, start: int, end: int) -> list[int]:
