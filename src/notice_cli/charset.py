@@ -17,3 +17,9 @@ def made_of(text: str, allowed: str, least: int = 1, most: int | None = None) ->
     # strip() takes away every leading and trailing character of ALLOWED: nothing is left
     # only if every character is one of them.
     return least <= len(text) <= (len(text) if most is None else most) and not text.strip(allowed)
+
+
+def is_name(text: str, most: int) -> bool:
+    """Whether TEXT is a name of NAME's characters, 1 to MOST of them, that starts with none of
+    '.' and '-' (a hidden file, an option): a recording's, a user's."""
+    return made_of(text[:1], WORD) and made_of(text, NAME, 1, most)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .charset import NAME, WORD, made_of
+from .charset import is_name
 from .errors import InvalidInput, shown
 
 TYPE_CHECKING = False
@@ -33,7 +33,7 @@ MAX_PREPARED = 999
 
 
 def check_recording_name(text: str) -> str:
-    if not (made_of(text[:1], WORD) and made_of(text, NAME, 1, MAX_RECORDING)):
+    if not is_name(text, MAX_RECORDING):
         raise InvalidInput(
             f"recording {shown(text)} is not a recording name: use letters, digits, '_', '-' and '.', "
             "not starting with '.' or '-', no '/' (a name in the recordings folder, e.g. rec_1732790000.42)"

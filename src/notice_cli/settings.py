@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from .callfile import MAX_LINE_BYTES, check_value, fits_a_line
-from .charset import DIGITS, NAME, WORD, made_of
+from .charset import DIGITS, NAME, WORD, is_name, made_of
 from .errors import InvalidInput, shown
 from .notice import MAX_NUMBER, NUMBER_PLACEHOLDER
 from .value import Value
@@ -145,7 +145,7 @@ def _tz(text: str):
 
 
 def _owner(text: str) -> str | None:
-    if text and not (made_of(text[0], WORD) and made_of(text, NAME, 1, 32)):
+    if text and not is_name(text, 32):
         raise ValueError("must be a user name such as asterisk")
     return text or None
 

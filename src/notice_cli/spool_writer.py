@@ -26,6 +26,7 @@ import stat
 from .errors import SpoolError
 from .notice import FILE_PREFIX, FILE_SUFFIX
 from .spool import ARCHIVE, OUTGOING, READ_FLAGS, STAGING, explain, fsync_folder, missing_folder, names_in
+from .value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for annotations only: collections.abc would slow notice-spool's start
@@ -286,22 +287,11 @@ def _still_at(path: str, info: os.stat_result) -> bool:
     return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
 
 
-class Cleaned:
+class Cleaned(Value):
     """What clean_staging did in FOLDER: the paths it REMOVED, and those left as BUSY (being
-    written, or changed within STAGING_GRACE). A plain class, not a namedtuple: notice-spool
-    imports this module, and collections would slow its start."""
+    written, or changed within STAGING_GRACE)."""
 
     __slots__ = ("folder", "removed", "busy")
-
-    def __init__(self, folder: str, removed: list[str], busy: list[str]):
-        self.folder, self.removed, self.busy = folder, removed, busy
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Cleaned) and (self.folder, self.removed, self.busy) == (
-            other.folder, other.removed, other.busy)
-
-    def __repr__(self) -> str:
-        return f"Cleaned(folder={self.folder!r}, removed={self.removed!r}, busy={self.busy!r})"
 
 
 def clean_staging(spool_dir: str, now: float, grace: float = STAGING_GRACE) -> Cleaned:

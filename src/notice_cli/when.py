@@ -33,10 +33,11 @@ from .charset import DIGITS, made_of
 from .errors import InvalidInput, shown
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+HOUR, DAY = UNIT_SECONDS["h"], UNIT_SECONDS["d"]
+KEPT_HOURS = 100_000  # the offsets a Zone keeps: a few MB at most
 LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z, the last instant an ISO date can show
 FORMS = "keypad YYYY*MM*DD**HH***MM, ISO 8601 like '2026-12-01 10:30', or relative like +15m"
 ZONE_FOLDER = "/usr/share/zoneinfo"  # glibc's, unless TZDIR names another
-DAY = 86400
 
 
 class Zone:
@@ -92,10 +93,6 @@ class Zone:
         finally:
             _set_tz(saved)
             time.tzset()
-
-
-HOUR = 3600
-KEPT_HOURS = 100_000  # a few MB at most
 
 
 UTC = Zone("UTC", "UTC0")
