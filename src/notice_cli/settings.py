@@ -44,6 +44,13 @@ DEFAULTS = {
     "in_call_code": None,
     "after_call_code": None,
     "any_time_code": None,
+    # The delivery engine (notice run): how notices reach Asterisk, and at what pace.
+    "delivery": "direct",
+    "data_dir": "/var/lib/notice-cli",
+    "max_calls": 0,  # no limit
+    "call_rate": 0,  # no limit
+    "lead": 60,  # seconds
+    "late_limit": 3600,  # seconds
 }
 
 
@@ -160,10 +167,16 @@ def _file_mode(text: str) -> int:
     return mode
 
 
-def _facility(text: str) -> str:
-    if text.lower() not in SYSLOG_FACILITIES:
-        raise ValueError("must be one of " + ", ".join(SYSLOG_FACILITIES))
-    return text.lower()
+DELIVERIES = ("direct", "queue")
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError("must be one of " + ", ".join(choices))
+        return text.lower()
+
+    return convert
 
 
 def _tag(text: str) -> str:
@@ -210,7 +223,7 @@ SETTINGS = (
             "User the call file is given to when run as root. [asterisk, if that user exists]"),
     Setting("file_mode", "NOTICE_FILE_MODE", _file_mode, "MODE",
             "Permissions of the call file. [0644]"),
-    Setting("syslog_facility", "NOTICE_SYSLOG_FACILITY", _facility, "FACILITY",
+    Setting("syslog_facility", "NOTICE_SYSLOG_FACILITY", _one_of(SYSLOG_FACILITIES), "FACILITY",
             "Syslog facility for the log of scheduled notices, or 'none'. [user]"),
     Setting("syslog_tag", "NOTICE_SYSLOG_TAG", _tag, "TAG",
             "Syslog tag. [notice-spool]"),
@@ -220,6 +233,22 @@ SETTINGS = (
             "What the operator dials to send a notice to their last client (way 2). [*61]"),
     Setting("any_time_code", "NOTICE_ANY_TIME_CODE", _code("0123456789*#"), "CODE",
             "What the operator dials to send a notice to a number they key (way 3). [*62]"),
+    Setting("delivery", "NOTICE_DELIVERY", _one_of(DELIVERIES), "MODE",
+            "direct: each notice goes straight to Asterisk's spool; queue: into the queue in data_dir, "
+            "which notice run hands to Asterisk paced by max_calls and call_rate. [direct]"),
+    Setting("data_dir", "NOTICE_DATA_DIR", _folder, "DIR",
+            "Folder of the queue (queue delivery). [/var/lib/notice-cli]"),
+    Setting("max_calls", "NOTICE_MAX_CALLS", _whole(0, 10000), "N",
+            "The most notice calls in progress at once: the trunk's channels set aside for notices; "
+            "0 for no limit. [0]"),
+    Setting("call_rate", "NOTICE_CALL_RATE", _whole(0, 1000), "N",
+            "The most notice calls started a second (providers limit calls per second); 0 for no limit. [0]"),
+    Setting("lead", "NOTICE_LEAD", _whole(1, 86400), "SECONDS",
+            "How long before its due second notice run hands a notice to Asterisk; it still rings on "
+            "its second. [60]"),
+    Setting("late_limit", "NOTICE_LATE_LIMIT", _whole(60, 604800), "SECONDS",
+            "A notice not started within this long after its due time is not called but recorded as "
+            "missed. [3600]"),
 )
 
 

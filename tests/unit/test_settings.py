@@ -19,6 +19,9 @@ def test_defaults_are_the_articles_values():
     assert settings.recording_retention == 30
     # The operators' codes: as the shipped dialplan files have them, unless given.
     assert (settings.in_call_code, settings.after_call_code, settings.any_time_code) == (None, None, None)
+    # The delivery engine: off (direct), and no limits until the admin sets them.
+    assert (settings.delivery, settings.data_dir) == ("direct", "/var/lib/notice-cli")
+    assert (settings.max_calls, settings.call_rate, settings.lead, settings.late_limit) == (0, 0, 60, 3600)
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
@@ -30,7 +33,10 @@ def test_option_beats_environment_beats_file(setting):
               "tz": ("UTC", "Europe/Moscow", "Asia/Tokyo"), "owner": ("a", "b", "c"),
               "file_mode": ("0600", "0640", "0644"), "syslog_facility": ("local0", "local1", "daemon"),
               "syslog_tag": ("a", "b", "c"), "in_call_code": ("*7", "*9", "#5"),
-              "after_call_code": ("*61", "*71", "9"), "any_time_code": ("*62", "*72", "#")}[setting.name]
+              "after_call_code": ("*61", "*71", "9"), "any_time_code": ("*62", "*72", "#"),
+              "delivery": ("queue", "direct", "QUEUE"), "data_dir": ("/a", "/b", "/c"),
+              "max_calls": ("0", "10", "30"), "call_rate": ("0", "5", "1000"), "lead": ("1", "60", "86400"),
+              "late_limit": ("60", "3600", "604800")}[setting.name]
     option, env, file = values
     pick = lambda **kw: getattr(resolve(kw.get("options", {}), kw.get("env", {}), kw.get("file", {}), CONF),
                                 setting.name)
@@ -97,6 +103,14 @@ def test_empty_caller_id_option_clears_the_configured_one():
     ("file_mode", "01644", "option", "octal mode"),
     ("syslog_facility", "kern", "file", "must be one of"),
     ("syslog_tag", "a b", "env", "1-32 letters"),
+    ("delivery", "later", "option", "must be one of direct, queue"),
+    ("data_dir", "var/lib/notice-cli", "env", "must be an absolute path"),
+    ("max_calls", "-1", "option", "whole number from 0 to 10000"),
+    ("max_calls", "abc", "env", "whole number from 0 to 10000"),
+    ("max_calls", "1000000000000", "file", "whole number from 0 to 10000"),
+    ("call_rate", "2.5", "option", "whole number from 0 to 1000"),
+    ("lead", "0", "env", "whole number from 1 to 86400"),
+    ("late_limit", "59", "file", "whole number from 60 to 604800"),
 ])
 def test_refusals_name_the_setting_and_its_source(name, raw, source_kind, message):
     setting = next(s for s in SETTINGS if s.name == name)
