@@ -16,7 +16,7 @@ LAYERS = {
     # the pure core: no I/O (time rules, the notice and its call file, reading one back)
     "core": {"when", "callfile", "notice", "record", "found", "dialplan_install"},
     # files and folders: Asterisk's spool, the recordings, the settings' sources, syslog
-    "io": {"settings", "spool", "spool_writer", "spool_reader", "log", "recordings", "dialplan_recordings",
+    "io": {"settings", "spool", "spool_writer", "spool_reader", "log", "recordings", "dialplan_recordings", "queue",
            "dialplan_files"},
     # what a command does, from the settings to one result
     "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing"},
