@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 
@@ -30,7 +31,7 @@ from .dialplan_recordings import mark_used
 from .log import log_lines
 from .notice import Notice, call_file_for, check_notice_id, check_number, content_id, notice_id_of
 from .recordings import check_recording_name, recording_path
-from .settings import Settings
+from .settings import QUEUE, Settings
 from .spool import ARCHIVE, OUTGOING, names_in
 from .spool_writer import spool_call_files
 from .when import check_future, format_due, parse_instant
@@ -188,6 +189,24 @@ def import_notices(lines: Iterable[str], source: str, settings: Settings, now: f
     return Imported(spooled, len(checked.skipped) + meanwhile, len(checked.problems))
 
 
+def _queue(call_files, notices: list[Notice], settings: Settings, moved: Callable[[str], None],
+           already: Callable[[str], None]) -> None:
+    """Queue delivery's import: all the notices into the queue in one transaction, durable
+    when it returns; one the queue holds already (an import run again) is left as it is."""
+    from .inbox import opened_queue
+    from .queue import Queued, enqueue
+
+    now = int(time.time())
+    connection = opened_queue(settings.data_dir, now)
+    try:
+        added = set(enqueue(connection, (Queued(notice.id, notice.number, notice.recording, notice.due, text)
+                                         for notice, (text, _, _) in zip(notices, call_files)), now))
+    finally:
+        connection.close()
+    for notice in notices:
+        (moved if notice.id in added else already)(notice.file_name)
+
+
 def _spool(notices: list[Notice], source: str, settings: Settings,
            progress: Callable[[int], None] | None) -> tuple[int, int]:
     """Spool NOTICES and log each one spooled; return how many were spooled, and how many
@@ -208,7 +227,10 @@ def _spool(notices: list[Notice], source: str, settings: Settings,
 
     call_files = ((render(call_file_for(notice, settings)), notice.file_name, notice.due) for notice in notices)
     try:
-        spool_call_files(call_files, settings.spool_dir, settings.file_mode, settings.owner, moved, already)
+        if settings.delivery == QUEUE:
+            _queue(call_files, notices, settings, moved, already)
+        else:
+            spool_call_files(call_files, settings.spool_dir, settings.file_mode, settings.owner, moved, already)
     finally:
         zone = settings.zone
         log_lines((f"notice {notice.id} to {notice.number} at {format_due(notice.due, zone)}: "

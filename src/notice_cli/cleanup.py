@@ -26,8 +26,8 @@ from .errors import InvalidInput, SpoolError
 from .notice import notice_id_of
 from .record import recording_of
 from .recordings import check_dialplan_recording, is_dialplan_recording, names_played, recording_namer
-from .settings import Settings
-from .spool import ARCHIVE, OUTGOING, STAGING, names_in, same_folder
+from .settings import QUEUE, Settings
+from .spool import ARCHIVE, INBOX, OUTGOING, STAGING, names_in, same_folder
 from .spool_reader import call_file_texts, played_texts
 from .spool_writer import being_written
 
@@ -105,16 +105,31 @@ class Playing:
     cannot be read (another user's, permission denied). While it stands, nothing is removed:
     what it plays is not known."""
 
-    def __init__(self, spool_dir: str, now: float | None = None):
-        # tmp/ before outgoing/: a staging file renamed between the two is found in outgoing/
-        self.folders = ((os.path.join(spool_dir, STAGING), True), (os.path.join(spool_dir, OUTGOING), False))
+    def __init__(self, spool_dir: str, now: float | None = None, queue_dir: str | None = None):
+        # Looked at in the order a notice moves, so that one moving meanwhile is found where it
+        # went: tmp/ before outgoing/ (a staging file renamed between the two is found in
+        # outgoing/), and in queue delivery (QUEUE_DIR: its data_dir) the queue's tmp/ and inbox
+        # (notice-spool's files) and the queue itself before the spool (the engine's hand-off).
+        spool = ((os.path.join(spool_dir, STAGING), True), (os.path.join(spool_dir, OUTGOING), False))
+        self.queue_dir = queue_dir
+        self.queue_folders = () if queue_dir is None else (
+            (os.path.join(queue_dir, STAGING), True), (os.path.join(queue_dir, INBOX), True))
+        self.folders = spool
         self.read: set[tuple[str, str]] = set()
         self.users: dict[str, str] = {}  # recording name -> who plays it (the first by name)
         self.unsure: str | None = None
         self.now = time.time() if now is None else now
 
     def look(self) -> dict[str, str]:
-        for folder, ours_only in self.folders:
+        self._look_in(self.queue_folders)
+        if self.queue_dir is not None:
+            for recording in waiting_recordings(self.queue_dir):
+                for name in names_played(recording):
+                    self.users.setdefault(name, "a notice in the queue")
+        return self._look_in(self.folders)
+
+    def _look_in(self, folders) -> dict[str, str]:
+        for folder, ours_only in folders:
             names = [name for name in names_in(folder, missing_ok=ours_only)
                      if (folder, name) not in self.read and (not ours_only or notice_id_of(name))]
             for name, text in played_texts(folder, names):
@@ -130,6 +145,25 @@ class Playing:
                 for recording in names_played(data):  # of several, the same one whatever the folder's order
                     self.users[recording] = min(who, self.users.get(recording, who))
         return self.users
+
+
+def _queue_of(settings: Settings) -> str | None:
+    """The data_dir whose queue holds notices too (queue delivery), or None."""
+    return settings.data_dir if settings.delivery == QUEUE else None
+
+
+def waiting_recordings(data_dir: str) -> set[str]:
+    """The recordings (Data lines) of the notices waiting in the queue in DATA_DIR (none if it
+    has no queue yet)."""
+    from .queue import FILE_NAME, open_queue, waiting_recordings as in_queue
+
+    if not os.path.exists(os.path.join(data_dir, FILE_NAME)):
+        return set()
+    connection = open_queue(data_dir)
+    try:
+        return in_queue(connection)
+    finally:
+        connection.close()
 
 
 def _who(folder: str, name: str) -> str:
@@ -157,7 +191,7 @@ def discard(settings: Settings, name: str) -> Fate:
         return Fate(MISSING, name, None)
     if same_folder(folder, settings.prepared_dir):
         return Fate(PREPARED, name, None)
-    return _remove_unplayed(folder, candidate, Playing(settings.spool_dir))
+    return _remove_unplayed(folder, candidate, Playing(settings.spool_dir, queue_dir=_queue_of(settings)))
 
 
 def collect(settings: Settings, now: float) -> Collected:
@@ -169,7 +203,7 @@ def collect(settings: Settings, now: float) -> Collected:
     candidates = dialplan_recordings(folder)
     if candidates is None:
         return Collected(folder, retention, [], [], [], MISSING)
-    playing = Playing(settings.spool_dir, now)
+    playing = Playing(settings.spool_dir, now, _queue_of(settings))
     played = playing.look()
     decided = decide(candidates, played, finished_uses(settings.spool_dir), now, retention)
     collected = Collected(folder, retention, [], [candidate.name for candidate in decided.played], [], None, [])
@@ -193,7 +227,7 @@ def discard_played(settings: Settings, recordings: Iterable[str | None],
     """What became of each of RECORDINGS (Data lines) of cancelled notices, by Data line: a
     dialplan recording in the recordings folder is removed unless a pending notice plays it.
     Those KEPT (of notices cancelled with --force while Asterisk may be calling) stay."""
-    playing = Playing(settings.spool_dir)
+    playing = Playing(settings.spool_dir, queue_dir=_queue_of(settings))
     shown = recording_namer(settings.recordings_dir)
     calling = {data: Fate(CALLING, shown(data), None) for data in dict.fromkeys(kept) if data}
     return {**{data: _cancelled(settings, data, playing)._replace(name=shown(data))

@@ -17,15 +17,15 @@ import click
 from . import __version__
 from .command import PROG, guarded, run_spool
 from .errors import EXIT_OK
-from .settings import CONFIG_ENV, DEFAULT_CONFIG, SETTINGS, load
+from .settings import CONFIG_ENV, DEFAULT_CONFIG, QUEUE, SETTINGS, load
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # The settings of the commands that read the spool: where it is, where recordings are (shown
 # relative to it), the channel template (the number of a file that does not carry it), the zone.
-READING = ("spool_dir", "recordings_dir", "channel", "tz")
+READING = ("spool_dir", "recordings_dir", "channel", "tz", "delivery", "data_dir")
 # Where recordings are, for the commands that remove the dialplan's: the spool (what pending
 # notices play), the recordings folder and the prepared one (never touched).
-RECORDING_FOLDERS = ("spool_dir", "recordings_dir", "prepared_dir")
+RECORDING_FOLDERS = ("spool_dir", "recordings_dir", "prepared_dir", "delivery", "data_dir")
 
 
 def setting_options(*names):
@@ -197,7 +197,12 @@ def list_command(settings, numbers, since, until, form):
     from .output import LIST_COLUMNS, write_listing
 
     picked = Picked.given(numbers, since, until, settings.zone, time.time())
-    write_listing(LIST_COLUMNS, pending(settings, picked), settings, form, sys.stdout)
+    listed = pending(settings, picked)
+    if settings.delivery == QUEUE:
+        from .queue_inventory import merged, queued
+
+        listed = merged(listed, queued(settings, picked, frozenset(notice.id for _, notice in listed)))
+    write_listing(LIST_COLUMNS, listed, settings, form, sys.stdout)
 
 
 @notice_command("show")
@@ -217,7 +222,12 @@ def show_command(settings, notice_id, form):
     from .inventory import find
     from .output import shown_notice, write_shown
 
-    write_shown(shown_notice(find(settings, notice_id), settings), form, sys.stdout)
+    found = None
+    if settings.delivery == QUEUE:
+        from .queue_inventory import find_queued
+
+        found = find_queued(settings, notice_id)
+    write_shown(shown_notice(found or find(settings, notice_id), settings), form, sys.stdout)
 
 
 def _ids_or_numbers(ids, numbers, **_):
@@ -253,11 +263,16 @@ def cancel_command(settings, ids, numbers, yes, force):
     """
     from .inventory import cancel, cancel_targets
 
+    if settings.delivery == QUEUE:
+        return _cancel_in_queue(settings, ids, numbers, yes, force)
     targets = cancel_targets(settings, ids, numbers)
     if targets.notices and not confirmed(targets.question(settings.zone), yes):
         print("notice cancel: nothing cancelled", file=sys.stderr)
         return
-    cancelled = cancel(settings, targets, time.time(), force)
+    _cancel_and_report(settings, cancel(settings, targets, time.time(), force))
+
+
+def _cancel_and_report(settings, cancelled) -> None:
     for line in cancelled.report(settings.zone):
         print(line)
     for line in cancelled.refusals():
@@ -265,6 +280,40 @@ def cancel_command(settings, ids, numbers, yes, force):
     failure = cancelled.failure(settings.spool_dir)
     if failure:
         raise failure
+
+
+def _cancel_in_queue(settings, ids, numbers, yes, force) -> None:
+    """Queue delivery's cancel: the notices still in the queue there, the handed ones (and any
+    spooled directly) in outgoing/ as in direct delivery, after one question for all."""
+    from .cleanup import discard_cancelled
+    from .inventory import cancel, cancel_targets, describe
+    from .notice import check_number
+    from .queue_inventory import cancel_waiting, queue_targets, restore_handed
+
+    numbers = [check_number(number) for number in numbers]
+    now = time.time()
+    in_queue = queue_targets(settings, ids, numbers, now)
+    targets = cancel_targets(settings, in_queue.unknown + in_queue.handed, numbers)
+    waiting = in_queue.lines(settings.zone)
+    if waiting or targets.notices:
+        question = targets.question(settings.zone).splitlines()
+        count = len(waiting) + len(targets.notices)
+        question = [f"Cancel {count} notice{'s' if count != 1 else ''}:"] + waiting + question[1:]
+        if not confirmed("\n".join(question), yes):
+            print("notice cancel: nothing cancelled", file=sys.stderr)
+            return
+    cancelled_in_queue, handed_now = cancel_waiting(settings, in_queue, now)
+    if handed_now:
+        targets = cancel_targets(settings, in_queue.unknown + in_queue.handed + handed_now, numbers)
+    cancelled = cancel(settings, targets, now, force)
+    restore_handed(settings, [notice_id for notice_id, _ in cancelled.refused], now)
+    fates = discard_cancelled(settings, cancelled_in_queue, ())
+    for notice in cancelled_in_queue:
+        fate = fates.get(notice.recording)
+        print(f"cancelled {describe(notice, notice.due, settings.zone)} (queued){'; ' + fate.clause() if fate else ''}")
+    if cancelled_in_queue and targets.numbers and not targets.notices:
+        targets = targets._replace(numbers=frozenset())  # the numbers' notices were in the queue
+    _cancel_and_report(settings, cancelled._replace(targets=targets))
 
 
 def _prune_alone(numbers, since, until, form, prune_before, **_):
@@ -297,7 +346,12 @@ def history_command(settings, numbers, since, until, form, prune_before, yes):
     from .output import HISTORY_COLUMNS, write_listing
 
     picked = Picked.given(numbers, since, until, settings.zone, time.time())
-    write_listing(HISTORY_COLUMNS, finished(settings, picked), settings, form, sys.stdout)
+    listed = finished(settings, picked)
+    if settings.delivery == QUEUE:
+        from .queue_inventory import merged, missed
+
+        listed = merged(listed, missed(settings, picked))
+    write_listing(HISTORY_COLUMNS, listed, settings, form, sys.stdout)
 
 
 def _prune(settings, before, yes) -> None:
@@ -394,6 +448,82 @@ def gc_command(settings):
         line += f"; {len(cleaned.busy)} being written, left alone"
     print(line)
     print(collect(settings, now).report())
+
+
+@notice_command("move")
+@click.argument("notice_id", metavar="ID")
+@click.argument("when")
+@with_settings(*READING, "file_mode", "owner")
+def move_command(settings, notice_id, when):
+    """Reschedule the notice ID to WHEN (the forms of notice-spool). A notice still in
+    the queue (queue delivery) keeps its id; one already in outgoing/ is spooled anew
+    under a new id and its old call file removed (Asterisk keeps the time of a file
+    name it has seen, so a name never comes back with another time). A notice Asterisk
+    is calling, or is about to, is not moved (exit 6).
+
+    If a move in outgoing/ is interrupted (killed, power) between the two steps, both
+    notices are pending and notice list --number shows them: cancel the old one. In
+    queue delivery the engine finishes the move at its next start.
+
+    \b
+      notice move 20261128094512-9f3a1c2b '2026-12-02 10:30'
+      notice move 20261128094512-9f3a1c2b +1h
+
+    Exit codes: 0 moved, 3 invalid time, 5 no such notice waiting, 6 being called.
+    """
+    from .queue_inventory import move
+
+    print(move(settings, notice_id, when, time.time()).report(settings.zone))
+
+
+@notice_command("run")
+@with_settings()
+def run_command(settings):
+    """The delivery engine of queue delivery (delivery = queue), in the foreground:
+    hands each queued notice to Asterisk lead seconds before it is due, no more than
+    max_calls in progress and call_rate starting a second, records what Asterisk made
+    of it, and marks missed a notice it could not start within late_limit. Stops on
+    SIGTERM or Ctrl-C. Run it as a service (dialplan/notice-run.service, README).
+
+    \b
+      notice run --delivery queue --max-calls 10 --call-rate 2
+
+    Exit codes: 0 stopped, 3 invalid setting, 4 data_dir or the spool cannot be
+    used, 7 another notice run is running on this data_dir.
+    """
+    from .engine import Engine, say_line
+
+    if settings.delivery != QUEUE:
+        print("notice run: delivery is direct: notices go straight to outgoing/ and there is nothing to hand; "
+              "set delivery = queue to use the engine", file=sys.stderr)
+    Engine(settings, say_line).run()
+
+
+@notice_command("status")
+@form_options("json")
+@with_settings(*READING, "lead")
+def status_command(settings, form):
+    """The delivery engine's health: whether it runs (and since when), how many notices
+    are queued, handed to Asterisk and being called now, how many are due in the next
+    hour, and the first queued one. For monitoring checks:
+
+    \b
+      notice status || alert-the-admin
+
+    Exit codes: 0 healthy, 8 notices are due and no engine runs, or Asterisk has not
+    begun a handed notice well after its time.
+    """
+    from .errors import EXIT_UNHEALTHY
+    from .output import write_health
+    from .queue_inventory import health
+
+    now = time.time()
+    found = health(settings, now)
+    problem = found.problem(settings.lead, now)
+    write_health(found, problem, settings.zone, now, form, sys.stdout)
+    if problem:
+        print(f"notice status: {problem}", file=sys.stderr)
+        return EXIT_UNHEALTHY
 
 
 @notice_command("discard-recording")

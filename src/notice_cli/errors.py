@@ -11,6 +11,8 @@ EXIT_INVALID = 3  # the number, recording, time or a setting is not acceptable
 EXIT_SPOOL = 4  # the notice could not be written to the spool (or the dialplan to Asterisk's folder)
 EXIT_NOT_FOUND = 5  # notice show/cancel: a notice named is not in the spool
 EXIT_CALLING = 6  # notice cancel: a notice is being called (or is due this moment) and was left
+EXIT_ENGINE_RUNNING = 7  # notice run: another engine runs on the data_dir
+EXIT_UNHEALTHY = 8  # notice status: notices are due and no engine runs (or Asterisk takes no call files)
 EXIT_INTERNAL = 1  # a bug: reported in one line all the same
 
 

@@ -23,9 +23,9 @@ from . import fast_listing
 from .callfile import read_fields
 from .fast_listing import clock
 from .found import Found, Listed
-from .record import ABORT, END, STATES, SpooledNotice, attempt_log, outcome_of
+from .record import ABORT, END, HANDED, PENDING, SpooledNotice, attempt_log, outcome_of, state_of
 from .recordings import recording_namer
-from .settings import Settings
+from .settings import QUEUE, Settings
 
 FORMS = ("table", "json", "csv")
 MISSING = "-"  # an unknown value in a table; null in JSON, empty in CSV
@@ -59,13 +59,14 @@ def _recording_names(settings: Settings) -> Callable:
 
 
 def _states(settings: Settings) -> Callable:
-    return _state
+    """A notice's state; in queue delivery a pending call file is one the engine handed."""
+    if settings.delivery != QUEUE:
+        return state_of
+    def handed_or(calling_attempts: tuple) -> str:
+        state = state_of(calling_attempts)
+        return HANDED if state == PENDING else state
 
-
-def _state(calling_attempts: tuple[bool, int]) -> str:
-    """SpooledNotice.state of a notice (calling, attempts)."""
-    calling, attempts = calling_attempts
-    return STATES[bool(calling), bool(attempts)]
+    return handed_or
 
 
 def _outcomes(settings: Settings) -> Callable:
@@ -226,3 +227,37 @@ def write_shown(shown: dict, form: str, out: TextIO) -> None:
     out.write("call file:\n")
     for key, value in shown["fields"]:
         out.write(f"  {key}: {value}\n")
+
+
+def write_health(health, problem: str | None, zone, now: float, form: str, out: TextIO) -> None:
+    """notice status: the engine's health (queue_inventory.Health) as lines or JSON."""
+    when = clock(zone)
+    first = health.first
+    shown = {
+        "engine": "running" if health.engine else "not running",
+        "pid": health.engine[0] if health.engine else None,
+        "since": when(health.engine[1]) if health.engine else None,
+        "queued": health.counts.get("queued", 0) + health.counts.get("handing", 0) + health.inbox,
+        "handed": health.counts.get("handed", 0),
+        "calling": health.calling,
+        "due_next_hour": health.due_soon,
+        "first_queued": None if first is None else {"id": first.id, "number": first.number, "due": when(first.due),
+                                                    "overdue_seconds": max(0, int(now - first.due))},
+        "finished": health.counts.get("finished", 0),
+        "missed": health.counts.get("missed", 0),
+        "problem": problem,
+    }
+    if form == "json":
+        out.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
+        return
+    engine = shown["engine"] + (f" since {shown['since']} (pid {shown['pid']})" if health.engine else "")
+    if first is None:
+        first_line = "none"
+    else:
+        late = shown["first_queued"]["overdue_seconds"]
+        first_line = f"{first.id} to {first.number} at {shown['first_queued']['due']}" + (
+            f", overdue by {late} s" if late else "")
+    for name, value in (("engine", engine), ("queued", shown["queued"]), ("handed", shown["handed"]),
+                        ("calling now", shown["calling"]), ("due in the next hour", shown["due_next_hour"]),
+                        ("first queued", first_line), ("finished", shown["finished"]), ("missed", shown["missed"])):
+        out.write(f"{name + ':':<22}{value}\n")

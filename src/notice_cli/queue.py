@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import namedtuple
+from collections.abc import Iterable
 
 from .errors import SpoolError
 
 FILE_NAME = "queue.sqlite3"
 APPLICATION_ID = 0x4E4F5449  # "NOTI"
 SCHEMA_VERSION = 1
-# What a queued notice can become: handed to Asterisk (a call file in outgoing/), finished
-# (Asterisk archived it), missed (not started within late_limit), cancelled.
-STATES = ("queued", "handed", "finished", "missed", "cancelled")
+# What a queued notice can become (README, "Queue delivery"): handing (notice run is writing
+# its call file into outgoing/), handed (the file is there, Asterisk has it), finished (Asterisk
+# archived it; outcome: its Status), missed (not started within late_limit), cancelled (by
+# notice cancel, or replaced by notice move: outcome "moved to ID").
+QUEUED, HANDING, HANDED, FINISHED, MISSED, CANCELLED = "queued", "handing", "handed", "finished", "missed", "cancelled"
+STATES = (QUEUED, HANDING, HANDED, FINISHED, MISSED, CANCELLED)
+WAITING = (QUEUED, HANDING, HANDED)  # not yet finished one way or another
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another's transaction
 
 SCHEMA = f"""
@@ -46,13 +52,20 @@ PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 
-class Queued:
+class Queued(namedtuple("Queued", "id number recording due call_file")):
     """One notice to queue: its id, number, recording, due second and call file text."""
 
-    __slots__ = ("id", "number", "recording", "due", "call_file")
+    __slots__ = ()
 
-    def __init__(self, notice_id: str, number: str, recording: str, due: int, call_file: str):
-        self.id, self.number, self.recording, self.due, self.call_file = notice_id, number, recording, due, call_file
+
+class Entry(namedtuple("Entry", "id number recording due call_file state changed_at outcome")):
+    """A notice in the queue: Queued's fields, its STATE, when that last changed and, once
+    finished, missed or cancelled, its OUTCOME."""
+
+    __slots__ = ()
+
+
+_ENTRY = "SELECT id, number, recording, due, call_file, state, changed_at, outcome FROM notice"
 
 
 def open_queue(data_dir: str) -> sqlite3.Connection:
@@ -107,50 +120,177 @@ def _explained(problem: sqlite3.Error, path: str) -> str:
     return f"the queue {path} failed: {text}"
 
 
-def enqueue(connection: sqlite3.Connection, notices, now: int) -> list[str]:
-    """Put NOTICES (Queued) into the queue in one transaction, durable once this returns; a
-    notice whose id is there already is left as it is (an import run again). Returns the ids
-    of those queued now."""
+def enqueue(connection: sqlite3.Connection, notices: Iterable[Queued], now: int) -> list[str]:
+    """Put NOTICES into the queue in one transaction, durable once this returns; a notice whose
+    id is there already is left as it is (an import run again). Returns the ids of those
+    queued now."""
     added = []
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for notice in notices:
-                cursor = connection.execute(
-                    "INSERT INTO notice (id, number, recording, due, call_file, queued_at, changed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    (notice.id, notice.number, notice.recording, notice.due, notice.call_file, now, now))
-                if cursor.rowcount:
-                    added.append(notice.id)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-    except sqlite3.Error as problem:
-        raise SpoolError(_explained(problem, _path_of(connection)) + "; no notice was queued") from None
+    with _transaction(connection, "no notice was queued"):
+        for notice in notices:
+            cursor = connection.execute(
+                "INSERT INTO notice (id, number, recording, due, call_file, queued_at, changed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", (*notice, now, now))
+            if cursor.rowcount:
+                added.append(notice.id)
     return added
 
 
-def due_by(connection: sqlite3.Connection, moment: int, limit: int) -> list[tuple[str, int, str]]:
-    """(id, due, call file) of up to LIMIT queued notices due at or before MOMENT, in due order."""
-    return connection.execute(
-        "SELECT id, due, call_file FROM notice WHERE state = 'queued' AND due <= ? ORDER BY due, id LIMIT ?",
-        (moment, limit)).fetchall()
+def known(connection: sqlite3.Connection, ids: Iterable[str]) -> dict[str, str]:
+    """The state of each of IDS that the queue has."""
+    found = {}
+    ids = list(ids)
+    for start in range(0, len(ids), 500):  # SQLite's limit of bound values
+        part = ids[start:start + 500]
+        found.update(connection.execute(f"SELECT id, state FROM notice WHERE id IN ({', '.join('?' * len(part))})",
+                                        part).fetchall())
+    return found
 
 
-def mark(connection: sqlite3.Connection, notice_id: str, state: str, now: int, outcome: str | None = None) -> bool:
-    """Record that the notice NOTICE_ID is now in STATE (with OUTCOME); False if it is not there."""
+def claim_due(connection: sqlite3.Connection, moment: int, limit: int, now: int) -> list[Entry]:
+    """Up to LIMIT queued notices due at or before MOMENT, in due order, marked handing in one
+    transaction: from then on notice move leaves them to the engine (it moves a handed notice
+    under a new id), and after a crash the engine finds them (handing())."""
+    with _transaction(connection, "nothing was handed"):
+        entries = [Entry(*row) for row in connection.execute(
+            _ENTRY + " WHERE state = ? AND due <= ? ORDER BY due, id LIMIT ?", (QUEUED, moment, limit))]
+        connection.executemany("UPDATE notice SET state = ?, changed_at = ? WHERE id = ?",
+                               [(HANDING, now, entry.id) for entry in entries])
+    return entries
+
+
+def in_state(connection: sqlite3.Connection, *states: str) -> list[Entry]:
+    """The notices in any of STATES, in due order."""
+    marks = ", ".join("?" * len(states))
+    return [Entry(*row) for row in connection.execute(_ENTRY + f" WHERE state IN ({marks}) ORDER BY due, id", states)]
+
+
+def mark(connection: sqlite3.Connection, notice_id: str, state: str, now: int, outcome: str | None = None,
+         was: Iterable[str] = STATES) -> bool:
+    """Record that the notice NOTICE_ID is now in STATE (with OUTCOME), if it is in one of the
+    states WAS; False if it is not there or in another state."""
     if state not in STATES:
         raise ValueError(f"no such state {state!r}")
-    cursor = connection.execute("UPDATE notice SET state = ?, changed_at = ?, outcome = coalesce(?, outcome) "
-                                "WHERE id = ?", (state, now, outcome, notice_id))
+    was = tuple(was)
+    with _transaction(connection, "nothing was changed"):
+        cursor = connection.execute(
+            f"UPDATE notice SET state = ?, changed_at = ?, outcome = coalesce(?, outcome) "
+            f"WHERE id = ? AND state IN ({', '.join('?' * len(was))})", (state, now, outcome, notice_id, *was))
     return cursor.rowcount == 1
+
+
+def miss_overdue(connection: sqlite3.Connection, before: int, now: int) -> list[Entry]:
+    """Mark missed the queued notices due before BEFORE (late_limit ago); return them."""
+    with _transaction(connection, "nothing was changed"):
+        entries = [Entry(*row) for row in connection.execute(
+            _ENTRY + " WHERE state = ? AND due < ? ORDER BY due, id", (QUEUED, before))]
+        connection.executemany("UPDATE notice SET state = ?, changed_at = ?, outcome = ? WHERE id = ?",
+                               [(MISSED, now, "late", entry.id) for entry in entries])
+    return entries
+
+
+def reschedule(connection: sqlite3.Connection, notice_id: str, due: int, call_file: str, now: int) -> bool:
+    """Give the queued notice NOTICE_ID the new DUE and CALL_FILE; False if it is not queued
+    (any more): handing, handed, finished, missed, cancelled or not there."""
+    with _transaction(connection, "it was not moved"):
+        cursor = connection.execute("UPDATE notice SET due = ?, call_file = ?, changed_at = ? WHERE id = ? AND state = ?",
+                                    (due, call_file, now, notice_id, QUEUED))
+    return cursor.rowcount == 1
+
+
+def replace(connection: sqlite3.Connection, old_id: str, new: Queued, now: int, was: Iterable[str]) -> bool:
+    """In one transaction: queue NEW and cancel OLD_ID (outcome "moved to NEW.id"), if OLD_ID is
+    in one of the states WAS; False, and nothing changed, if it is not."""
+    was = tuple(was)
+    with _transaction(connection, "it was not moved"):
+        cursor = connection.execute(
+            f"UPDATE notice SET state = ?, changed_at = ?, outcome = ? WHERE id = ? "
+            f"AND state IN ({', '.join('?' * len(was))})", (CANCELLED, now, f"moved to {new.id}", old_id, *was))
+        if cursor.rowcount != 1:
+            return False
+        connection.execute("INSERT INTO notice (id, number, recording, due, call_file, queued_at, changed_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)", (*new, now, now))
+    return True
+
+
+def undo_replace(connection: sqlite3.Connection, old_id: str, new_id: str, state: str, now: int) -> None:
+    """Take back replace(): NEW_ID gone, OLD_ID in STATE again (its file could not be taken
+    back from Asterisk)."""
+    with _transaction(connection, "the move could not be taken back"):
+        connection.execute("DELETE FROM notice WHERE id = ? AND state = ?", (new_id, QUEUED))
+        connection.execute("UPDATE notice SET state = ?, changed_at = ?, outcome = NULL WHERE id = ?",
+                           (state, now, old_id))
+
+
+def find(connection: sqlite3.Connection, notice_id: str) -> Entry | None:
+    row = connection.execute(_ENTRY + " WHERE id = ?", (notice_id,)).fetchone()
+    return row and Entry(*row)
+
+
+def listed(connection: sqlite3.Connection, states: tuple[str, ...], numbers: Iterable[str] = (),
+           since: int | None = None, until: int | None = None) -> Iterable[Entry]:
+    """The notices in STATES, to NUMBERS (all if none), due from SINCE until UNTIL (inclusive)."""
+    numbers = tuple(numbers)
+    query, values = _ENTRY + f" WHERE state IN ({', '.join('?' * len(states))})", list(states)
+    if numbers:
+        query += f" AND number IN ({', '.join('?' * len(numbers))})"
+        values += numbers
+    if since is not None:
+        query, values = query + " AND due >= ?", values + [since]
+    if until is not None:
+        query, values = query + " AND due <= ?", values + [until]
+    return map(Entry._make, connection.execute(query + " ORDER BY due, id", values))
 
 
 def counts(connection: sqlite3.Connection) -> dict[str, int]:
     """How many notices are in each state."""
     found = dict(connection.execute("SELECT state, count(*) FROM notice GROUP BY state").fetchall())
     return {state: found.get(state, 0) for state in STATES}
+
+
+def due_between(connection: sqlite3.Connection, start: int, end: int) -> int:
+    """How many queued notices are due from START until END (inclusive)."""
+    return connection.execute("SELECT count(*) FROM notice WHERE state = ? AND due BETWEEN ? AND ?",
+                              (QUEUED, start, end)).fetchone()[0]
+
+
+def first_due(connection: sqlite3.Connection) -> Entry | None:
+    """The queued notice due first."""
+    row = connection.execute(_ENTRY + " WHERE state = ? ORDER BY due, id LIMIT 1", (QUEUED,)).fetchone()
+    return row and Entry(*row)
+
+
+def waiting_recordings(connection: sqlite3.Connection) -> set[str]:
+    """The recordings the notices not yet in Asterisk's spool will play (notice gc keeps them)."""
+    return {row[0] for row in connection.execute("SELECT DISTINCT recording FROM notice WHERE state IN (?, ?)",
+                                                 (QUEUED, HANDING))}
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any failure; an SQLite failure becomes a
+    SpoolError (exit 4) that says what it left undone (UNDONE)."""
+
+    def __init__(self, connection: sqlite3.Connection, undone: str):
+        self.connection, self.undone = connection, undone
+
+    def __enter__(self):
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as problem:
+            raise SpoolError(f"{_explained(problem, _path_of(self.connection))}; {self.undone}") from None
+
+    def __exit__(self, kind, problem, trace) -> bool:
+        try:
+            self.connection.execute("ROLLBACK" if kind else "COMMIT")
+        except sqlite3.Error as failure:
+            if kind is None:
+                problem = failure
+            try:
+                self.connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        if isinstance(problem, sqlite3.Error):
+            raise SpoolError(f"{_explained(problem, _path_of(self.connection))}; {self.undone}") from None
+        return False
 
 
 def _path_of(connection: sqlite3.Connection) -> str:

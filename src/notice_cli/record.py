@@ -41,8 +41,9 @@ class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_t
 
     @property
     def state(self) -> str:
-        """Of a notice in outgoing/: pending (never tried), calling (now) or retrying (waiting)."""
-        return STATES[bool(self.calling), bool(self.attempts)]
+        """Of a notice in outgoing/: pending (never tried), calling (now) or retrying (waiting);
+        of one still in queue delivery's queue, queued (its calling is QUEUED)."""
+        return state_of((self.calling, self.attempts))
 
     @property
     def outcome(self) -> str:
@@ -60,6 +61,8 @@ class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_t
         """When Asterisk calls next: the scheduled time until the first attempt, the next
         attempt's time (the mtime Asterisk set) while retrying, the running attempt's start
         while calling."""
+        if self.calling == QUEUED:
+            return self.due
         if self.calling:
             return self.last_attempt
         if self.attempts or self.due is None:
@@ -70,6 +73,19 @@ class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_t
 # SpooledNotice.state by (calling, any attempt made), a table rather than ifs so that a listing
 # can look a whole column of states up at once (output.py) by the same rule.
 STATES = {(True, True): "calling", (True, False): "calling", (False, True): "retrying", (False, False): "pending"}
+# A notice still in queue delivery's queue (queue_inventory.py) is listed with this as its
+# `calling`: it is in no call file Asterisk has yet.
+QUEUED = "queued"
+PENDING = STATES[False, False]
+HANDED = "handed"  # queue delivery's word for a pending call file: the engine handed it
+
+
+def state_of(calling_attempts: tuple) -> str:
+    """SpooledNotice.state of a notice (calling, attempts)."""
+    calling, attempts = calling_attempts
+    if calling == QUEUED:
+        return QUEUED
+    return STATES[bool(calling), bool(attempts)]
 
 
 def outcome_of(status: str | None) -> str:

@@ -9,8 +9,8 @@ from .callfile import render
 from .log import log_scheduled
 from .notice import Notice, call_file_for, check_number, new_notice_id
 from .recordings import check_recording_name, recording_path
-from .settings import Settings
-from .spool_writer import spool_call_file
+from .settings import QUEUE, Settings
+from .spool_writer import queue_call_file, spool_call_file
 from .value import Value
 from .when import format_due, parse_when
 
@@ -42,8 +42,12 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     due_text = format_due(notice.due, zone)
     if dry_run:
         return Scheduled(notice, due_text, text, None)
-    path = spool_call_file(text, notice.file_name, notice.due, settings.spool_dir,
-                           settings.file_mode, settings.owner)
+    # Queue delivery: into the inbox, which notice run takes into the queue; durable there as
+    # in outgoing/, so the line below is as true.
+    if settings.delivery == QUEUE:
+        path = queue_call_file(text, notice.file_name, notice.due, settings.data_dir, settings.file_mode, settings.owner)
+    else:
+        path = spool_call_file(text, notice.file_name, notice.due, settings.spool_dir, settings.file_mode, settings.owner)
     log_scheduled(f"notice {notice.id} to {notice.number} at {due_text}: {notice.recording} ({path})",
                   settings.syslog_facility, settings.syslog_tag)
     return Scheduled(notice, due_text, text, path)

@@ -167,7 +167,8 @@ def _file_mode(text: str) -> int:
     return mode
 
 
-DELIVERIES = ("direct", "queue")
+DIRECT, QUEUE = "direct", "queue"
+DELIVERIES = (DIRECT, QUEUE)
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:

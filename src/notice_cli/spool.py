@@ -13,6 +13,9 @@ from .errors import SpoolError
 STAGING = "tmp"
 OUTGOING = "outgoing"
 ARCHIVE = "outgoing_done"  # where Asterisk moves a finished call file when it says Archive: yes
+# Queue delivery (delivery = queue): notice-spool puts the call file into <data_dir>/inbox,
+# staged in <data_dir>/tmp, where notice run takes it into the queue.
+INBOX = "inbox"
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 

@@ -25,7 +25,8 @@ import stat
 
 from .errors import SpoolError
 from .notice import FILE_PREFIX, FILE_SUFFIX
-from .spool import ARCHIVE, OUTGOING, READ_FLAGS, STAGING, explain, fsync_folder, missing_folder, names_in
+from .spool import (ARCHIVE, INBOX, OUTGOING, READ_FLAGS, STAGING, explain, explain_failure, fsync_folder,
+                    missing_folder, names_in)
 from .value import Value
 
 TYPE_CHECKING = False
@@ -45,14 +46,40 @@ def spool_call_file(text: str, file_name: str, due: int, spool_dir: str,
     """Hand the call file TEXT to Asterisk, to be called at DUE; return its path in outgoing/."""
     try:
         outgoing, staging_dir, ids = _ready(spool_dir, owner)
-        target = os.path.join(outgoing, file_name)
-        # A TARGET already there is refused: the rename would replace a pending notice without a word.
-        if not _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
-                               target, due, mode, ids):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target)
-        _fsync_or_take_back(outgoing, [target])
+        return _place(text, file_name, due, outgoing, staging_dir, mode, ids)
     except OSError as problem:
         raise SpoolError(explain(problem, spool_dir)) from None
+
+
+def queue_call_file(text: str, file_name: str, due: int, data_dir: str, mode: int, owner: str | None) -> str:
+    """Put the call file TEXT into the queue's inbox in DATA_DIR, as spool_call_file() puts it
+    into outgoing/ (staged in DATA_DIR/tmp, synced, timed, renamed): the queue delivery of
+    notice-spool, which does not open the queue's database (README, "Queue delivery"). notice
+    run takes it from there into the queue. Returns its path in the inbox."""
+    inbox, staging_dir = os.path.join(data_dir, INBOX), os.path.join(data_dir, STAGING)
+    try:
+        ids = owner_ids(owner)
+        if not os.path.isdir(data_dir):
+            raise SpoolError(f"data_dir {data_dir} does not exist; create it (owned by the user Asterisk runs as) "
+                             "or set data_dir")
+        _ensure_folder_like(inbox, data_dir)
+        _ensure_folder_like(staging_dir, data_dir)
+        return _place(text, file_name, due, inbox, staging_dir, mode, ids)
+    except OSError as problem:
+        raise SpoolError(explain_failure(problem, problem.filename2 or problem.filename or data_dir, "write",
+                                         "the user Asterisk runs as, or fix data_dir's owner",
+                                         no_space=" and schedule the notice again")) from None
+
+
+def _place(text: str, file_name: str, due: int, folder: str, staging_dir: str, mode: int,
+           ids: tuple[int, int] | None) -> str:
+    """Stage TEXT in STAGING_DIR and move it into FOLDER as FILE_NAME, durable; its path."""
+    target = os.path.join(folder, file_name)
+    # A TARGET already there is refused: the rename would replace a pending notice without a word.
+    if not _stage_and_move(text.encode("utf-8", "surrogateescape"), os.path.join(staging_dir, file_name),
+                           target, due, mode, ids):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target)
+    _fsync_or_take_back(folder, [target])
     return target
 
 
@@ -354,18 +381,25 @@ def _ensure_staging_dir(staging_dir: str, outgoing: str) -> None:
         if os.path.samefile(staging_dir, outgoing):
             raise SpoolError(f"{staging_dir} is {outgoing} itself; make tmp/ a folder of its own beside outgoing/")
         return
-    if os.path.lexists(staging_dir) and not os.path.isdir(staging_dir):  # isdir again: another run may have made it
-        raise SpoolError(f"{staging_dir} exists but is not a folder; move it away so notice-spool can stage files there")
-    like = os.stat(outgoing)
+    _ensure_folder_like(staging_dir, outgoing)
+
+
+def _ensure_folder_like(folder: str, like_folder: str) -> None:
+    """Create FOLDER when missing, owned and permitted like LIKE_FOLDER."""
+    if os.path.isdir(folder):
+        return
+    if os.path.lexists(folder) and not os.path.isdir(folder):  # isdir again: another run may have made it
+        raise SpoolError(f"{folder} exists but is not a folder; move it away so notice-cli can put files there")
+    like = os.stat(like_folder)
     try:
-        os.mkdir(staging_dir, like.st_mode & 0o7777)
+        os.mkdir(folder, like.st_mode & 0o7777)
     except FileExistsError:
-        if os.path.isdir(staging_dir):
+        if os.path.isdir(folder):
             return  # another notice-spool created it just now
         raise
-    os.chmod(staging_dir, like.st_mode & 0o7777)
+    os.chmod(folder, like.st_mode & 0o7777)
     if os.geteuid() == 0:
-        os.chown(staging_dir, like.st_uid, like.st_gid)
+        os.chown(folder, like.st_uid, like.st_gid)
 
 
 def owner_ids(owner: str | None) -> tuple[int, int] | None:

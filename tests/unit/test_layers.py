@@ -14,12 +14,12 @@ LAYERS = {
     # what every other module may use: errors and their exit codes, plain values and texts
     "base": {"__init__", "errors", "charset", "value"},
     # the pure core: no I/O (time rules, the notice and its call file, reading one back)
-    "core": {"when", "callfile", "notice", "record", "found", "dialplan_install"},
+    "core": {"when", "callfile", "notice", "record", "found", "dialplan_install", "pacing"},
     # files and folders: Asterisk's spool, the recordings, the settings' sources, syslog
     "io": {"settings", "spool", "spool_writer", "spool_reader", "log", "recordings", "dialplan_recordings", "queue",
-           "dialplan_files"},
+           "inbox", "dialplan_files"},
     # what a command does, from the settings to one result
-    "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing"},
+    "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing", "engine", "queue_inventory"},
     # the command line
     "cli": {"cli", "entry", "command", "__main__"},
 }

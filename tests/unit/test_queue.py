@@ -42,17 +42,58 @@ def test_a_failed_enqueue_queues_none_of_its_notices(tmp_path):
     assert queue.counts(connection)["queued"] == 0
 
 
-def test_due_notices_come_in_due_order_up_to_the_limit_and_only_while_queued(tmp_path):
+def test_due_notices_are_claimed_in_due_order_up_to_the_limit_and_only_while_queued(tmp_path):
     connection = queue.open_queue(str(tmp_path))
     queue.enqueue(connection, [queued(n, NOW + due) for n, due in ((1, 30), (2, 10), (3, 20), (4, 90))], NOW)
-    assert [row[0] for row in queue.due_by(connection, NOW + 60, 10)] == ["n2", "n3", "n1"]
-    assert [row[0] for row in queue.due_by(connection, NOW + 60, 2)] == ["n2", "n3"]
-    assert queue.mark(connection, "n2", "handed", NOW + 11)
-    assert [row[0] for row in queue.due_by(connection, NOW + 60, 10)] == ["n3", "n1"]
-    assert not queue.mark(connection, "nobody", "missed", NOW)
+    assert [entry.id for entry in queue.claim_due(connection, NOW + 60, 2, NOW)] == ["n2", "n3"]
+    assert [entry.id for entry in queue.in_state(connection, queue.HANDING)] == ["n2", "n3"]
+    assert queue.mark(connection, "n2", queue.HANDED, NOW + 11, was=(queue.HANDING,))
+    assert not queue.mark(connection, "n2", queue.HANDED, NOW + 11, was=(queue.QUEUED,))  # not in that state
+    assert [entry.id for entry in queue.claim_due(connection, NOW + 60, 10, NOW)] == ["n1"]
+    assert queue.claim_due(connection, NOW + 60, 10, NOW) == []
+    assert not queue.mark(connection, "nobody", queue.MISSED, NOW)
     with pytest.raises(ValueError):
         queue.mark(connection, "n3", "lost", NOW)
-    assert queue.counts(connection)["handed"] == 1
+    assert queue.counts(connection) == {**dict.fromkeys(queue.STATES, 0), "queued": 1, "handing": 2, "handed": 1}
+
+
+def test_overdue_notices_are_missed_and_a_queued_one_rescheduled(tmp_path):
+    connection = queue.open_queue(str(tmp_path))
+    queue.enqueue(connection, [queued(1, NOW - 4000), queued(2, NOW - 10), queued(3, NOW + 50)], NOW)
+    assert [entry.id for entry in queue.miss_overdue(connection, NOW - 3600, NOW)] == ["n1"]
+    assert queue.find(connection, "n1").state == queue.MISSED and queue.find(connection, "n1").outcome == "late"
+    assert queue.reschedule(connection, "n3", NOW + 500, "new text", NOW)
+    assert queue.find(connection, "n3")[3:5] == (NOW + 500, "new text")
+    assert not queue.reschedule(connection, "n1", NOW + 500, "x", NOW)  # missed: not queued any more
+    assert queue.first_due(connection).id == "n2"
+    assert queue.due_between(connection, NOW, NOW + 3600) == 1
+
+
+def test_replace_queues_the_new_and_cancels_the_old_in_one_step_and_can_be_undone(tmp_path):
+    connection = queue.open_queue(str(tmp_path))
+    queue.enqueue(connection, [queued(1, NOW + 50)], NOW)
+    queue.claim_due(connection, NOW + 60, 1, NOW)
+    queue.mark(connection, "n1", queue.HANDED, NOW)
+    new = queued(2, NOW + 900)
+    assert not queue.replace(connection, "n1", new, NOW, was=(queue.QUEUED,))
+    assert queue.find(connection, "n2") is None
+    assert queue.replace(connection, "n1", new, NOW, was=(queue.HANDED,))
+    assert (queue.find(connection, "n1").state, queue.find(connection, "n1").outcome) == (queue.CANCELLED, "moved to n2")
+    assert queue.find(connection, "n2").state == queue.QUEUED
+    queue.undo_replace(connection, "n1", "n2", queue.HANDED, NOW)
+    assert queue.find(connection, "n2") is None and queue.find(connection, "n1").state == queue.HANDED
+
+
+def test_listed_filters_by_state_number_and_time_and_waiting_recordings(tmp_path):
+    connection = queue.open_queue(str(tmp_path))
+    queue.enqueue(connection, [queued(n, NOW + 100 * n) for n in range(1, 6)], NOW)
+    queue.mark(connection, "n5", queue.CANCELLED, NOW)
+    assert [entry.id for entry in queue.listed(connection, (queue.QUEUED,))] == ["n1", "n2", "n3", "n4"]
+    assert [entry.id for entry in queue.listed(connection, (queue.QUEUED,), ["79990000002"])] == ["n2"]
+    assert [entry.id for entry in queue.listed(connection, (queue.QUEUED, queue.CANCELLED), since=NOW + 300,
+                                               until=NOW + 500)] == ["n3", "n4", "n5"]
+    assert queue.waiting_recordings(connection) == {"/rec/hello"}
+    assert queue.known(connection, ["n1", "n5", "n9"]) == {"n1": "queued", "n5": "cancelled"}
 
 
 @pytest.mark.parametrize("content, message", [

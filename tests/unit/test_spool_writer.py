@@ -214,7 +214,7 @@ def test_staging_path_taken_by_a_file_is_refused_and_left_alone(packaged_spool):
     os.rmdir(STAGING)
     packaged_spool.create_file(STAGING, contents="not a folder")
     problem = refusal()
-    assert str(problem) == f"{STAGING} exists but is not a folder; move it away so notice-spool can stage files there"
+    assert str(problem) == f"{STAGING} exists but is not a folder; move it away so notice-cli can put files there"
     with open(STAGING) as stream:
         assert stream.read() == "not a folder"
     assert listing(OUTGOING) == []

@@ -1,0 +1,289 @@
+"""notice run: the delivery engine of queue delivery. It takes the inbox into the queue, hands
+each notice to Asterisk as a call file `lead` seconds before it is due, no more than max_calls
+in progress and call_rate starting a second (pacing.py), notes what Asterisk made of each
+(its archive in outgoing_done/), and marks missed the notices it could not start within
+late_limit. The README's "Queue delivery" tells the design; here is how each step is safe.
+
+- One engine per data_dir: it holds an exclusive flock on data_dir/engine.lock for its life
+  (the lock dies with the process, so a killed engine never blocks the next one), and writes
+  its pid and start time there for notice status.
+- A hand-off is idempotent: notices are claimed (state handing) in one transaction, their
+  call files written by spool_writer.spool_call_files, which writes nothing for a name
+  already in outgoing/ or outgoing_done/, and then marked handed. An engine killed anywhere
+  in between finds them handing at its next start and hands them again: each file is written
+  once, so each notice rings once.
+- Asterisk's own count of what it does is the spool: a handed notice's file is in outgoing/
+  until Asterisk archives it with its Status. The engine reads nothing else (no AMI).
+- SIGTERM (systemd's stop) ends the loop after the step under way; SIGKILL loses nothing,
+  by the two points above.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+from .errors import NoticeError, SpoolError, EXIT_ENGINE_RUNNING
+from .inbox import take_inbox
+from .inventory import refusal
+from .pacing import StartSeconds, is_late, room
+from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, claim_due, in_state, mark, miss_overdue,
+                    open_queue)
+from .notice import call_file_name
+from .record import read_notice
+from .settings import Settings
+from .spool import ARCHIVE, OUTGOING, explain_failure, names_in
+from .spool_reader import read_call_file, remove_call_file, call_file_texts
+from .spool_writer import spool_call_files
+
+LOCK_FILE = "engine.lock"
+TICK = 0.5  # seconds between two looks at the inbox and the spool
+# A handed file due this long ago that Asterisk has not begun: Asterisk is not taking call
+# files (stopped, or its spool thread stuck); the engine hands no more until it does.
+STALL = 10
+# A handed file gone from outgoing/ without reaching outgoing_done/ (Asterisk found it invalid
+# and deleted it, or someone removed it): after this long, its outcome is "gone".
+GONE_AFTER = 5
+RETRY_PAUSE = 5  # seconds after a failed step
+HAND_BATCH = 500  # notices claimed and handed in one step: a step stays short
+
+
+class EngineRunning(NoticeError):
+    """Another notice run holds the data_dir."""
+
+    exit_code = EXIT_ENGINE_RUNNING
+
+
+class Engine:
+    """One engine over SETTINGS' data_dir and spool; SAY(line) reports what it does (stderr:
+    systemd's journal)."""
+
+    def __init__(self, settings: Settings, say: Callable[[str], None]):
+        self.settings = settings
+        self.say = say
+        self.outgoing = os.path.join(settings.spool_dir, OUTGOING)
+        self.archive = os.path.join(settings.spool_dir, ARCHIVE)
+        self.starts = StartSeconds(settings.call_rate)
+        self.missing_since: dict[str, float] = {}
+        self.stalled = False
+        self.connection = None
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self, clock: Callable[[], float] = time.time, stop_after: float | None = None) -> None:
+        """Hold the lock and loop until SIGTERM or SIGINT (or, for tests, STOP_AFTER seconds)."""
+        stopping = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stopping.append(True))
+        lock = hold_lock(self.settings.data_dir, clock())
+        try:
+            self.connection = open_queue(self.settings.data_dir)
+            started = clock()
+            self.say(f"started on {self.settings.data_dir} (max_calls {self.settings.max_calls or 'no limit'}, "
+                     f"call_rate {self.settings.call_rate or 'no limit'}, lead {self.settings.lead} s, "
+                     f"late_limit {self.settings.late_limit} s)")
+            self.recover(clock())
+            while not stopping and (stop_after is None or clock() - started < stop_after):
+                try:
+                    self.step(clock())
+                except NoticeError as problem:  # the disk full, the queue locked: say so, try again
+                    self.say(f"error: {problem}; trying again in {RETRY_PAUSE} s")
+                    time.sleep(RETRY_PAUSE)
+                time.sleep(TICK)
+            self.say("stopped")
+        finally:
+            if self.connection is not None:
+                self.connection.close()
+            os.close(lock)
+
+    def recover(self, now: float) -> None:
+        """After a crash: take back the call files of notices cancelled or moved whose removal
+        the crash cut short (step() hands again what was being handed)."""
+        for entry in in_state(self.connection, CANCELLED):
+            if os.path.lexists(os.path.join(self.outgoing, call_file_name(entry.id))):
+                self._take_back(entry.id, now, "cancelled")
+
+    def step(self, now: float) -> None:
+        """One look: take the inbox in, note what Asterisk finished, mark the late ones missed,
+        hand what is due and has room."""
+        taken = take_inbox(self.connection, self.settings.data_dir, int(now))
+        for name in taken.left:
+            self.say(f"left {name} in the inbox: it is not a notice's call file")
+        in_progress = self.follow_handed(now)
+        for entry in miss_overdue(self.connection, int(now) - self.settings.late_limit, int(now)):
+            self.say(f"missed {entry.id} to {entry.number}: not started within {self.settings.late_limit} s "
+                     f"of its time")
+        if self.stalled:
+            return
+        self.starts.forget_before(now)
+        handing = in_state(self.connection, HANDING)
+        if handing:  # a hand-off a crash or a failure cut short: written at most once (see above)
+            self.say(f"handing again {len(handing)} notice(s) a stop or a failure cut short")
+            self._hand(handing, now)
+            in_progress += len(handing)
+        space = room(self.settings.max_calls, in_progress)
+        limit = HAND_BATCH if space is None else min(space, HAND_BATCH)
+        if limit:
+            claimed = claim_due(self.connection, int(now) + self.settings.lead, limit, int(now))
+            if claimed:
+                self._hand(claimed, now)
+
+    # --- handing ----------------------------------------------------------------------------
+
+    def _hand(self, entries, now: float) -> None:
+        """Write ENTRIES' call files into outgoing/, each timed to its start second, then mark
+        them handed. A file already there (a hand-off a crash cut short) is not written again."""
+        starts = {entry.id: self.starts.give(entry.due, now) for entry in entries}
+        handed: list[str] = []
+
+        def moved(path: str) -> None:
+            handed.append(path)
+
+        settings = self.settings
+        files = ((entry.call_file, call_file_name(entry.id), starts[entry.id]) for entry in entries)
+        try:
+            spool_call_files(files, settings.spool_dir, settings.file_mode, settings.owner, moved, moved)
+        finally:
+            for entry in entries:
+                if os.path.join(self.outgoing, call_file_name(entry.id)) in handed:
+                    self._handed(entry, now)
+        late = [entry for entry in entries if starts[entry.id] > entry.due]
+        self.say(f"handed {len(entries)} notice(s) to Asterisk" +
+                 (f", {len(late)} paced after their time" if late else ""))
+
+    def _handed(self, entry, now: float) -> None:
+        if not mark(self.connection, entry.id, HANDED, int(now), was=(HANDING,)):
+            # cancelled meanwhile (notice cancel of a handing notice): take the file back
+            self._take_back(entry.id, now, "cancelled")
+
+    def _take_back(self, notice_id: str, now: float, why: str) -> bool:
+        """Remove the call file of NOTICE_ID from outgoing/ unless Asterisk is calling it."""
+        name = call_file_name(notice_id)
+
+        def check(text: str, mtime: float) -> str | None:
+            notice = read_notice(name, text)
+            return "not a notice's call file" if notice is None else refusal(notice, mtime, now)
+
+        reason = remove_call_file(self.outgoing, name, check)
+        if reason and reason != "it is no longer there":
+            self.say(f"left {notice_id} ({why}) in outgoing/: {reason}")
+            return False
+        return True
+
+    # --- following what Asterisk does -----------------------------------------------------------
+
+    def follow_handed(self, now: float) -> int:
+        """Note the outcome of each handed notice Asterisk has finished; return how many are
+        still in progress (their files in outgoing/)."""
+        handed = in_state(self.connection, HANDED)
+        if not handed:
+            self.stalled = False
+            return 0
+        present = set(names_in(self.outgoing))
+        in_progress, stalled = 0, False
+        for entry in handed:
+            name = call_file_name(entry.id)
+            if name in present:
+                self.missing_since.pop(entry.id, None)
+                in_progress += 1
+                stalled |= self._check_started(entry, name, now)
+            else:
+                self._finished(entry, name, now)
+        if stalled != self.stalled:
+            self.say("Asterisk is not taking call files: handing stops until it does" if stalled
+                     else "Asterisk takes call files again")
+        self.stalled = stalled
+        return in_progress
+
+    def _check_started(self, entry, name: str, now: float) -> bool:
+        """Whether the handed file NAME shows Asterisk stalled: due STALL seconds ago and not
+        begun. One due past late_limit is taken back and marked missed."""
+        if now - entry.due < STALL:
+            return False
+        for _, text, mtime in call_file_texts(self.outgoing, [name]):
+            notice = read_notice(name, text)
+            if notice is None or notice.attempts or now - mtime < STALL:
+                return False
+            if is_late(entry.due, now, self.settings.late_limit) and self._take_back(entry.id, now, "missed"):
+                mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDED,))
+                self.say(f"missed {entry.id} to {entry.number}: Asterisk did not start it within "
+                         f"{self.settings.late_limit} s of its time")
+                return False
+            return True
+        return False
+
+    def _finished(self, entry, name: str, now: float) -> None:
+        """The handed notice's file has left outgoing/: note Asterisk's Status from the archive."""
+        text = read_call_file(self.archive, name) if os.path.isdir(self.archive) else None
+        notice = text and read_notice(name, text)
+        if notice and notice.status:
+            mark(self.connection, entry.id, FINISHED, int(now), notice.status, was=(HANDED,))
+            self.say(f"finished {entry.id} to {entry.number}: {notice.status} after {notice.attempts} attempt(s)")
+            self.missing_since.pop(entry.id, None)
+            return
+        since = self.missing_since.setdefault(entry.id, now)
+        if now - since >= GONE_AFTER:
+            mark(self.connection, entry.id, FINISHED, int(now), "gone", was=(HANDED,))
+            self.say(f"finished {entry.id} to {entry.number}: its call file left outgoing/ with no Status in "
+                     f"{self.archive} (Asterisk found it invalid, or it was removed)")
+            self.missing_since.pop(entry.id, None)
+
+
+# --- the lock ----------------------------------------------------------------------------------
+
+def hold_lock(data_dir: str, now: float) -> int:
+    """Take data_dir/engine.lock for this engine's life; EngineRunning if another holds it."""
+    path = os.path.join(data_dir, LOCK_FILE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as problem:
+        if isinstance(problem, FileNotFoundError) and not os.path.isdir(data_dir):
+            raise SpoolError(f"data_dir {data_dir} does not exist; create it (owned by the user Asterisk runs as) "
+                             "or set data_dir") from None
+        raise SpoolError(explain_failure(problem, path, "write", "the user Asterisk runs as, or fix data_dir's "
+                                         "owner")) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(fd)
+        os.close(fd)
+        raise EngineRunning(f"another notice run{' (pid ' + holder[0] + ')' if holder else ''} is running on "
+                            f"{data_dir}; one engine per data_dir") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {int(now)}\n".encode())
+    return fd
+
+
+def _holder(fd: int) -> list[str] | None:
+    """(pid, start time) as the engine holding FD's lock wrote them."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    words = os.read(fd, 100).decode("ascii", "replace").split()
+    return words if len(words) == 2 and all(word.isdigit() for word in words) else None
+
+
+def engine_running(data_dir: str) -> tuple[int, int] | None:
+    """(pid, start time) of the engine running on DATA_DIR, or None if none is."""
+    try:
+        fd = os.open(os.path.join(data_dir, LOCK_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as problem:
+        raise SpoolError(explain_failure(problem, os.path.join(data_dir, LOCK_FILE), "read",
+                                         "the user notice run runs as")) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            return (int(holder[0]), int(holder[1])) if holder else (0, 0)
+        return None
+    finally:
+        os.close(fd)
+
+
+def say_line(line: str) -> None:
+    print(f"notice run: {line}", file=sys.stderr, flush=True)
