@@ -161,15 +161,19 @@ def notice():
       notice cancel 20261128094512-9f3a1c2b
       notice history --since -7d --csv
       notice import notices.csv
+      notice move 20261128094512-9f3a1c2b '2026-12-02 10:30'
       notice gc
       notice discard-recording rec_1732790000.42-1732790012
       notice dialplan install --freepbx
+      notice run          (queue delivery: the engine, as a service)
+      notice status
 
     The commands on notices take the settings of notice-spool (options, NOTICE_*
     environment variables, /etc/asterisk/notice.conf). Exit codes: 0 done, 2 bad command
-    line, 3 invalid input, 4 the spool (or Asterisk's configuration) could not be read or
-    written, 5 a notice named is not there, 6 a notice is being called and was not
-    cancelled, 1 internal error.
+    line, 3 invalid input, 4 the spool, the queue (or Asterisk's configuration) could not
+    be read or written, 5 a notice named is not there, 6 a notice is being called and was
+    not cancelled or moved, 7 another engine runs, 8 notices are due and no engine runs,
+    1 internal error.
     """
 
 
@@ -483,7 +487,7 @@ def run_command(settings):
     hands each queued notice to Asterisk lead seconds before it is due, no more than
     max_calls in progress and call_rate starting a second, records what Asterisk made
     of it, and marks missed a notice it could not start within late_limit. Stops on
-    SIGTERM or Ctrl-C. Run it as a service (dialplan/notice-run.service, README).
+    SIGTERM or Ctrl-C. Run it as a service (systemd/notice-run.service, README).
 
     \b
       notice run --delivery queue --max-calls 10 --call-rate 2

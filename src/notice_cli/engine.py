@@ -31,7 +31,8 @@ from .errors import NoticeError, SpoolError, EXIT_ENGINE_RUNNING
 from .inbox import take_inbox
 from .inventory import refusal
 from .pacing import StartSeconds, is_late, room
-from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, claim_due, in_state, mark, miss_overdue,
+from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, changed_since, claim_due, in_state, mark,
+                    miss_overdue,
                     open_queue)
 from .notice import call_file_name
 from .record import read_notice
@@ -48,6 +49,9 @@ STALL = 10
 # A handed file gone from outgoing/ without reaching outgoing_done/ (Asterisk found it invalid
 # and deleted it, or someone removed it): after this long, its outcome is "gone".
 GONE_AFTER = 5
+# How often the engine looks for notices cancelled since its last look whose cancel was cut
+# short before their files left outgoing/ (a cancel killed between its two steps).
+CANCELLED_CHECK = 10
 RETRY_PAUSE = 5  # seconds after a failed step
 HAND_BATCH = 500  # notices claimed and handed in one step: a step stays short
 
@@ -71,6 +75,7 @@ class Engine:
         self.missing_since: dict[str, float] = {}
         self.stalled = False
         self.connection = None
+        self.cancelled_checked = 0.0
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -103,7 +108,13 @@ class Engine:
     def recover(self, now: float) -> None:
         """After a crash: take back the call files of notices cancelled or moved whose removal
         the crash cut short (step() hands again what was being handed)."""
-        for entry in in_state(self.connection, CANCELLED):
+        self._take_back_cancelled(in_state(self.connection, CANCELLED), now)
+        self.cancelled_checked = now
+
+    def _take_back_cancelled(self, entries, now: float) -> None:
+        """A notice cancel or move marked cancelled and then, killed, never took back: its
+        file is removed from outgoing/ unless Asterisk is calling it."""
+        for entry in entries:
             if os.path.lexists(os.path.join(self.outgoing, call_file_name(entry.id))):
                 self._take_back(entry.id, now, "cancelled")
 
@@ -114,6 +125,9 @@ class Engine:
         for name in taken.left:
             self.say(f"left {name} in the inbox: it is not a notice's call file")
         in_progress = self.follow_handed(now)
+        if now - self.cancelled_checked >= CANCELLED_CHECK:
+            self._take_back_cancelled(changed_since(self.connection, CANCELLED, int(self.cancelled_checked) - CANCELLED_CHECK * 6), now)
+            self.cancelled_checked = now
         for entry in miss_overdue(self.connection, int(now) - self.settings.late_limit, int(now)):
             self.say(f"missed {entry.id} to {entry.number}: not started within {self.settings.late_limit} s "
                      f"of its time")
@@ -138,10 +152,10 @@ class Engine:
         """Write ENTRIES' call files into outgoing/, each timed to its start second, then mark
         them handed. A file already there (a hand-off a crash cut short) is not written again."""
         starts = {entry.id: self.starts.give(entry.due, now) for entry in entries}
-        handed: list[str] = []
+        handed: set[str] = set()
 
         def moved(path: str) -> None:
-            handed.append(path)
+            handed.add(path)
 
         settings = self.settings
         files = ((entry.call_file, call_file_name(entry.id), starts[entry.id]) for entry in entries)

@@ -47,6 +47,7 @@ CREATE TABLE notice (
 ) WITHOUT ROWID;
 CREATE INDEX notice_by_state ON notice (state, due);
 CREATE INDEX notice_by_number ON notice (number, due);
+CREATE INDEX notice_by_change ON notice (state, changed_at);
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -150,12 +151,19 @@ def claim_due(connection: sqlite3.Connection, moment: int, limit: int, now: int)
     """Up to LIMIT queued notices due at or before MOMENT, in due order, marked handing in one
     transaction: from then on notice move leaves them to the engine (it moves a handed notice
     under a new id), and after a crash the engine finds them (handing())."""
+    query = _ENTRY + " WHERE state = ? AND due <= ? ORDER BY due, id LIMIT ?"
+    if connection.execute(query, (QUEUED, moment, 1)).fetchone() is None:
+        return []  # the engine's idle look: no write transaction
     with _transaction(connection, "nothing was handed"):
-        entries = [Entry(*row) for row in connection.execute(
-            _ENTRY + " WHERE state = ? AND due <= ? ORDER BY due, id LIMIT ?", (QUEUED, moment, limit))]
+        entries = [Entry(*row) for row in connection.execute(query, (QUEUED, moment, limit))]
         connection.executemany("UPDATE notice SET state = ?, changed_at = ? WHERE id = ?",
                                [(HANDING, now, entry.id) for entry in entries])
     return entries
+
+
+def changed_since(connection: sqlite3.Connection, state: str, moment: int) -> list[Entry]:
+    """The notices in STATE that came to it at or after MOMENT."""
+    return [Entry(*row) for row in connection.execute(_ENTRY + " WHERE state = ? AND changed_at >= ?", (state, moment))]
 
 
 def in_state(connection: sqlite3.Connection, *states: str) -> list[Entry]:
@@ -180,9 +188,11 @@ def mark(connection: sqlite3.Connection, notice_id: str, state: str, now: int, o
 
 def miss_overdue(connection: sqlite3.Connection, before: int, now: int) -> list[Entry]:
     """Mark missed the queued notices due before BEFORE (late_limit ago); return them."""
+    query = _ENTRY + " WHERE state = ? AND due < ? ORDER BY due, id"
+    if connection.execute(query + " LIMIT 1", (QUEUED, before)).fetchone() is None:
+        return []
     with _transaction(connection, "nothing was changed"):
-        entries = [Entry(*row) for row in connection.execute(
-            _ENTRY + " WHERE state = ? AND due < ? ORDER BY due, id", (QUEUED, before))]
+        entries = [Entry(*row) for row in connection.execute(query, (QUEUED, before))]
         connection.executemany("UPDATE notice SET state = ?, changed_at = ?, outcome = ? WHERE id = ?",
                                [(MISSED, now, "late", entry.id) for entry in entries])
     return entries
