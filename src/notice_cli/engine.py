@@ -123,7 +123,8 @@ class Engine:
         hand what is due and has room."""
         taken = take_inbox(self.connection, self.settings.data_dir, int(now))
         for name in taken.left:
-            self.say(f"left {name} in the inbox: it is not a notice's call file")
+            self.say(f"set {name} aside in {self.settings.data_dir}/rejected: it is not a notice's call file as "
+                     "notice-spool writes one, and is never handed to Asterisk")
         in_progress = self.follow_handed(now)
         if now - self.cancelled_checked >= CANCELLED_CHECK:
             self._take_back_cancelled(changed_since(self.connection, CANCELLED, int(self.cancelled_checked) - CANCELLED_CHECK * 6), now)

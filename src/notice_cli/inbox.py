@@ -17,17 +17,23 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from .errors import SpoolError
+from .callfile import parse, render
+from .errors import InvalidInput, SpoolError
+from .notice import PLAYBACK
 from .queue import Queued, enqueue, open_queue
 from .record import read_notice
-from .spool import INBOX, explain_failure, fsync_folder
+from .spool import INBOX, explain_failure, fsync_folder, names_in
 from .spool_reader import call_file_texts
-from .spool import names_in
+from .spool_writer import ensure_folder_like
+
+
+REJECTED = "rejected"  # where take_inbox() sets aside a file that is not a notice's call file
 
 
 class Taken:
-    """What take_inbox() did: the ids TAKEN into the queue and the names of the files it could
-    not read as notices (LEFT in the inbox: nothing is removed that the queue does not hold)."""
+    """What take_inbox() did: the ids TAKEN into the queue and the names of the files that are
+    not notices' call files as notice-spool writes them (LEFT: moved to data_dir/rejected/,
+    never handed, never removed)."""
 
     __slots__ = ("taken", "left")
 
@@ -54,23 +60,48 @@ def take_inbox(connection: sqlite3.Connection, data_dir: str, now: int) -> Taken
     notices, left = [], []
     for name, text, _mtime in files:
         notice = read_notice(name, text)
-        if notice is None or notice.due is None:
+        if notice is None or notice.due is None or not as_written(text):
             left.append(name)
             continue
         notices.append((name, Queued(notice.id, notice.number, notice.recording, notice.due, text)))
-    taken = enqueue(connection, [queued for _, queued in notices], now)
+    taken = enqueue(connection, [queued for _, queued in notices], now) if notices else []
     try:
         for name, _ in notices:
             try:
                 os.unlink(os.path.join(folder, name))
             except FileNotFoundError:
                 pass  # another taker removed it: it is in the queue
+        _set_aside(folder, os.path.join(data_dir, REJECTED), left)
         fsync_folder(folder)
     except OSError as problem:
         raise SpoolError(explain_failure(problem, problem.filename or folder, "remove",
                                          "the user notice run runs as, or fix data_dir's owner")
                          + "; the notices are queued and stay so") from None
     return Taken(taken, left)
+
+
+def _set_aside(folder: str, rejected: str, names: list[str]) -> None:
+    """Move the files NAMES out of the inbox FOLDER into REJECTED, kept for the admin to see."""
+    if not names:
+        return
+    ensure_folder_like(rejected, os.path.dirname(folder))
+    for name in names:
+        try:
+            os.rename(os.path.join(folder, name), os.path.join(rejected, name))
+        except FileNotFoundError:
+            pass
+    fsync_folder(rejected)
+
+
+def as_written(text: str) -> bool:
+    """Whether TEXT is a notice's call file exactly as notice-spool renders one: the engine
+    hands the text to Asterisk as it stands, so a file that has any other line (written by
+    hand into the inbox, or damaged) is never taken in."""
+    try:
+        call = parse(text)
+        return call.application == PLAYBACK and render(call) == text
+    except InvalidInput:
+        return False
 
 
 def opened_queue(data_dir: str, now: int) -> sqlite3.Connection:

@@ -97,6 +97,7 @@ def _check_or_create(connection: sqlite3.Connection, path: str) -> None:
         if (application_id, version, tables) == (0, 0, 0):  # a new, empty file: ours to lay out
             connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+            _owned_like_folder(path)
             return
     except sqlite3.Error as problem:
         raise SpoolError(_explained(problem, path)) from None
@@ -105,6 +106,20 @@ def _check_or_create(connection: sqlite3.Connection, path: str) -> None:
     if version != SCHEMA_VERSION:
         raise SpoolError(f"{path} is a queue of schema {version}, this notice-cli reads schema {SCHEMA_VERSION}; "
                          "run the notice-cli that made it")
+
+
+def _owned_like_folder(path: str) -> None:
+    """A queue made by root (an admin's notice import) is given to data_dir's owner, the user
+    the engine and the dialplan's notice-spool run as, or they could not write it. SQLite
+    gives its -wal and -shm files the owner of the database file itself."""
+    if os.geteuid() != 0:
+        return
+    folder = os.stat(os.path.dirname(path))
+    for each in (path, path + "-wal", path + "-shm"):
+        try:
+            os.chown(each, folder.st_uid, folder.st_gid)
+        except FileNotFoundError:
+            pass
 
 
 def _explained(problem: sqlite3.Error, path: str) -> str:

@@ -62,8 +62,8 @@ def queue_call_file(text: str, file_name: str, due: int, data_dir: str, mode: in
         if not os.path.isdir(data_dir):
             raise SpoolError(f"data_dir {data_dir} does not exist; create it (owned by the user Asterisk runs as) "
                              "or set data_dir")
-        _ensure_folder_like(inbox, data_dir)
-        _ensure_folder_like(staging_dir, data_dir)
+        ensure_folder_like(inbox, data_dir)
+        ensure_folder_like(staging_dir, data_dir)
         return _place(text, file_name, due, inbox, staging_dir, mode, ids)
     except OSError as problem:
         raise SpoolError(explain_failure(problem, problem.filename2 or problem.filename or data_dir, "write",
@@ -381,10 +381,10 @@ def _ensure_staging_dir(staging_dir: str, outgoing: str) -> None:
         if os.path.samefile(staging_dir, outgoing):
             raise SpoolError(f"{staging_dir} is {outgoing} itself; make tmp/ a folder of its own beside outgoing/")
         return
-    _ensure_folder_like(staging_dir, outgoing)
+    ensure_folder_like(staging_dir, outgoing)
 
 
-def _ensure_folder_like(folder: str, like_folder: str) -> None:
+def ensure_folder_like(folder: str, like_folder: str) -> None:
     """Create FOLDER when missing, owned and permitted like LIKE_FOLDER."""
     if os.path.isdir(folder):
         return
