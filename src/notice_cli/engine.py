@@ -31,14 +31,14 @@ from .errors import NoticeError, SpoolError, EXIT_ENGINE_RUNNING
 from .inbox import take_inbox
 from .inventory import refusal
 from .pacing import StartSeconds, is_late, room
-from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, changed_since, claim_due, in_state, mark,
+from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, changed_since, claim_due, in_state, mark,
                     miss_overdue,
                     open_queue)
 from .notice import call_file_name
 from .record import read_notice
 from .settings import Settings
-from .spool import ARCHIVE, OUTGOING, explain_failure, names_in
-from .spool_reader import read_call_file, remove_call_file, call_file_texts
+from .spool import ARCHIVE, OUTGOING, explain_failure
+from .spool_reader import read_call_file, remove_call_file
 from .spool_writer import spool_call_files
 
 LOCK_FILE = "engine.lock"
@@ -76,6 +76,7 @@ class Engine:
         self.stalled = False
         self.connection = None
         self.cancelled_checked = 0.0
+        self.left: set[str] = set()  # notices whose file could not be taken back, said once
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -127,7 +128,8 @@ class Engine:
                      "notice-spool writes one, and is never handed to Asterisk")
         in_progress = self.follow_handed(now)
         if now - self.cancelled_checked >= CANCELLED_CHECK:
-            self._take_back_cancelled(changed_since(self.connection, CANCELLED, int(self.cancelled_checked) - CANCELLED_CHECK * 6), now)
+            since = int(self.cancelled_checked) - CANCELLED_CHECK * 6  # a cancel's clock read before its commit
+            self._take_back_cancelled(changed_since(self.connection, CANCELLED, since), now)
             self.cancelled_checked = now
         for entry in miss_overdue(self.connection, int(now) - self.settings.late_limit, int(now)):
             self.say(f"missed {entry.id} to {entry.number}: not started within {self.settings.late_limit} s "
@@ -175,17 +177,24 @@ class Engine:
             # cancelled meanwhile (notice cancel of a handing notice): take the file back
             self._take_back(entry.id, now, "cancelled")
 
-    def _take_back(self, notice_id: str, now: float, why: str) -> bool:
-        """Remove the call file of NOTICE_ID from outgoing/ unless Asterisk is calling it."""
+    def _take_back(self, notice_id: str, now: float, why: str, stalled: bool = False) -> bool:
+        """Remove the call file of NOTICE_ID from outgoing/ unless Asterisk is calling it (or,
+        unless STALLED, may be starting to: inventory.refusal)."""
         name = call_file_name(notice_id)
 
         def check(text: str, mtime: float) -> str | None:
             notice = read_notice(name, text)
-            return "not a notice's call file" if notice is None else refusal(notice, mtime, now)
+            if notice is None:
+                return "not a notice's call file"
+            if stalled:  # Asterisk has not touched the file for STALL seconds
+                return f"Asterisk is calling {notice.number}" if notice.calling else None
+            return refusal(notice, mtime, now)
 
         reason = remove_call_file(self.outgoing, name, check)
         if reason and reason != "it is no longer there":
-            self.say(f"left {notice_id} ({why}) in outgoing/: {reason}")
+            if notice_id not in self.left:  # said once, not at every look
+                self.left.add(notice_id)
+                self.say(f"left {notice_id} ({why}) in outgoing/: {reason}")
             return False
         return True
 
@@ -198,38 +207,40 @@ class Engine:
         if not handed:
             self.stalled = False
             return 0
-        present = set(names_in(self.outgoing))
-        in_progress, stalled = 0, False
+        present = mtimes_in(self.outgoing)
+        in_progress, waiting = 0, []
         for entry in handed:
             name = call_file_name(entry.id)
-            if name in present:
-                self.missing_since.pop(entry.id, None)
-                in_progress += 1
-                stalled |= self._check_started(entry, name, now)
-            else:
+            mtime = present.get(name)
+            if mtime is None:
                 self._finished(entry, name, now)
+                continue
+            self.missing_since.pop(entry.id, None)
+            in_progress += 1
+            # Asterisk moves a file's mtime ahead (RetryTime) whenever it begins or ends an
+            # attempt: a file whose mtime is STALL seconds past is one it has not acted on.
+            if now - mtime >= STALL:
+                waiting.append(entry)
+        taken = self._miss_late(waiting, now) if waiting else 0
+        in_progress -= taken
+        stalled = len(waiting) > taken
         if stalled != self.stalled:
             self.say("Asterisk is not taking call files: handing stops until it does" if stalled
                      else "Asterisk takes call files again")
         self.stalled = stalled
         return in_progress
 
-    def _check_started(self, entry, name: str, now: float) -> bool:
-        """Whether the handed file NAME shows Asterisk stalled: due STALL seconds ago and not
-        begun. One due past late_limit is taken back and marked missed."""
-        if now - entry.due < STALL:
-            return False
-        for _, text, mtime in call_file_texts(self.outgoing, [name]):
-            notice = read_notice(name, text)
-            if notice is None or notice.attempts or now - mtime < STALL:
-                return False
-            if is_late(entry.due, now, self.settings.late_limit) and self._take_back(entry.id, now, "missed"):
+    def _miss_late(self, waiting, now: float) -> int:
+        """Of the handed notices WAITING for a stalled Asterisk, take back those past late_limit
+        (unless Asterisk is calling them after all) and mark them missed; how many."""
+        taken = 0
+        for entry in waiting:
+            if is_late(entry.due, now, self.settings.late_limit) and self._take_back(entry.id, now, "missed", stalled=True):
                 mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDED,))
                 self.say(f"missed {entry.id} to {entry.number}: Asterisk did not start it within "
                          f"{self.settings.late_limit} s of its time")
-                return False
-            return True
-        return False
+                taken += 1
+        return taken
 
     def _finished(self, entry, name: str, now: float) -> None:
         """The handed notice's file has left outgoing/: note Asterisk's Status from the archive."""
@@ -246,6 +257,21 @@ class Engine:
             self.say(f"finished {entry.id} to {entry.number}: its call file left outgoing/ with no Status in "
                      f"{self.archive} (Asterisk found it invalid, or it was removed)")
             self.missing_since.pop(entry.id, None)
+
+
+def mtimes_in(folder: str) -> dict[str, float]:
+    """{name: mtime} of the files in FOLDER now (one gone meanwhile is left out)."""
+    found = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    found[entry.name] = entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    pass
+    except OSError as problem:
+        raise SpoolError(explain_failure(problem, folder, "read", "the user Asterisk runs as")) from None
+    return found
 
 
 # --- the lock ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import os
 import sqlite3
 
 from .callfile import parse, render
-from .errors import InvalidInput, NotCancelled, NotFound, NoticeError
+from .errors import NotCancelled, NotFound
 from .found import Found
 from .inbox import inbox_folder, opened_queue
 from .inventory import EVERYTHING, Picked, outgoing, refusal
@@ -373,9 +373,7 @@ def health(settings: Settings, now: float) -> Health:
         name = call_file_name(entry.id)
         for _, text, mtime in call_file_texts(folder, [name]):
             notice = read_notice(name, text, settings.channel)
-            if notice is None:
-                continue
-            calling += bool(notice.calling)
-            if not notice.attempts and now - mtime >= STALL and stalled is None:
+            calling += bool(notice and notice.calling)
+            if now - mtime >= STALL and stalled is None:  # Asterisk has not acted on it (engine.py)
                 stalled = entry.id
     return Health(engine, tally, inbox, calling, due_soon, first, stalled)
