@@ -253,7 +253,8 @@ def find(connection: sqlite3.Connection, notice_id: str) -> Entry | None:
 
 def listed(connection: sqlite3.Connection, states: tuple[str, ...], numbers: Iterable[str] = (),
            since: int | None = None, until: int | None = None) -> Iterable[Entry]:
-    """The notices in STATES, to NUMBERS (all if none), due from SINCE until UNTIL (inclusive)."""
+    """The notices in STATES, to NUMBERS (all if none), due from SINCE until before UNTIL (the
+    range of notice list's --since and --until)."""
     numbers = tuple(numbers)
     query, values = _ENTRY + f" WHERE state IN ({', '.join('?' * len(states))})", list(states)
     if numbers:
@@ -262,7 +263,7 @@ def listed(connection: sqlite3.Connection, states: tuple[str, ...], numbers: Ite
     if since is not None:
         query, values = query + " AND due >= ?", values + [since]
     if until is not None:
-        query, values = query + " AND due <= ?", values + [until]
+        query, values = query + " AND due < ?", values + [until]
     return map(Entry._make, connection.execute(query + " ORDER BY due, id", values))
 
 

@@ -90,7 +90,7 @@ def missed(settings: Settings, picked: Picked = EVERYTHING) -> list:
     for entry in entries:
         notice = read_listed(call_file_name(entry.id), entry.call_file.encode("utf-8", "surrogateescape"),
                              settings.channel)
-        if notice is not None and picked.covers(notice.number, entry.due):  # listed()'s until is inclusive
+        if notice is not None:
             rows.append((entry.due, notice._replace(status=MISSED_STATUS)))
     return rows
 

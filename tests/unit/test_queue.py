@@ -91,7 +91,9 @@ def test_listed_filters_by_state_number_and_time_and_waiting_recordings(tmp_path
     assert [entry.id for entry in queue.listed(connection, (queue.QUEUED,))] == ["n1", "n2", "n3", "n4"]
     assert [entry.id for entry in queue.listed(connection, (queue.QUEUED,), ["79990000002"])] == ["n2"]
     assert [entry.id for entry in queue.listed(connection, (queue.QUEUED, queue.CANCELLED), since=NOW + 300,
-                                               until=NOW + 500)] == ["n3", "n4", "n5"]
+                                               until=NOW + 500)] == ["n3", "n4"]  # until is not included
+    assert [entry.id for entry in queue.listed(connection, (queue.CANCELLED,), since=NOW + 500,
+                                               until=NOW + 501)] == ["n5"]
     assert queue.waiting_recordings(connection) == {"/rec/hello"}
     assert queue.known(connection, ["n1", "n5", "n9"]) == {"n1": "queued", "n5": "cancelled"}
 
