@@ -160,13 +160,19 @@ class Engine:
             # cancelled meanwhile (notice cancel of a handing notice): take the file back
             self._take_back(entry.id, now, "cancelled")
 
-    def _take_back(self, notice_id: str, now: float, why: str) -> bool:
-        """Remove the call file of NOTICE_ID from outgoing/ unless Asterisk is calling it."""
+    def _take_back(self, notice_id: str, now: float, why: str, stalled: bool = False) -> bool:
+        """Remove the call file of NOTICE_ID from outgoing/ unless Asterisk is calling it, or
+        may be starting to; a STALLED file (due STALL seconds ago, not begun) unless Asterisk
+        has begun it since: refusal() would keep it for ever, being overdue."""
         name = call_file_name(notice_id)
 
         def check(text: str, mtime: float) -> str | None:
             notice = read_notice(name, text)
-            return "not a notice's call file" if notice is None else refusal(notice, mtime, now)
+            if notice is None:
+                return "not a notice's call file"
+            if stalled:
+                return "Asterisk has begun it" if notice.attempts or now - mtime < STALL else None
+            return refusal(notice, mtime, now)
 
         reason = remove_call_file(self.outgoing, name, check)
         if reason and reason != "it is no longer there":
@@ -208,7 +214,8 @@ class Engine:
             notice = read_notice(name, text)
             if notice is None or notice.attempts or now - mtime < STALL:
                 return False
-            if is_late(entry.due, now, self.settings.late_limit) and self._take_back(entry.id, now, "missed"):
+            late = is_late(entry.due, now, self.settings.late_limit)
+            if late and self._take_back(entry.id, now, "missed", stalled=True):
                 mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDED,))
                 self.say(f"missed {entry.id} to {entry.number}: Asterisk did not start it within "
                          f"{self.settings.late_limit} s of its time")
