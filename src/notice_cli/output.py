@@ -192,7 +192,7 @@ def shown_notice(found: Found, settings: Settings) -> dict:
     next_call = notice.next_call(found.mtime) if found.pending else None
     return {
         "id": notice.id,
-        "state": notice.state if found.pending else "finished",
+        "state": _states(settings)((notice.calling, notice.attempts)) if found.pending else "finished",
         "outcome": None if found.pending else notice.outcome,
         "number": notice.number,
         "recording": recording_namer(settings.recordings_dir)(notice.recording),

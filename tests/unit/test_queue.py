@@ -131,3 +131,37 @@ def test_a_missing_data_dir_is_named(tmp_path):
     with pytest.raises(SpoolError, match=f"data_dir {tmp_path}/none does not exist"):
         queue.open_queue(str(tmp_path / "none"))
     assert not os.path.exists(tmp_path / "none")
+
+
+def test_claims_from_two_connections_in_turn_never_take_the_same_notice(tmp_path):
+    queue.open_queue(str(tmp_path)).close()
+    first, second = queue.open_queue(str(tmp_path)), queue.open_queue(str(tmp_path))
+    queue.enqueue(first, [queued(n, NOW + n) for n in range(100)], NOW)
+    claims = []
+    while True:
+        taken = [queue.claim_due(connection, NOW + 1000, 7, NOW) for connection in (first, second)]
+        if not any(taken):
+            break
+        claims += [entry.id for entries in taken for entry in entries]
+    assert sorted(claims) == sorted(f"n{n}" for n in range(100))  # each once
+    assert queue.counts(second)[queue.HANDING] == 100
+    first.close()
+    second.close()
+
+
+def test_known_answers_for_more_ids_than_sqlite_binds_in_one_statement(tmp_path):
+    connection = queue.open_queue(str(tmp_path))
+    queue.enqueue(connection, [queued(n, NOW) for n in range(1200)], NOW)
+    asked = [f"n{n}" for n in range(0, 2400, 2)]
+    assert queue.known(connection, asked) == {f"n{n}": "queued" for n in range(0, 1200, 2)}
+    connection.close()
+
+
+def test_the_recordings_waiting_are_those_of_notices_not_yet_in_the_spool(tmp_path):
+    connection = queue.open_queue(str(tmp_path))
+    notices = [queue.Queued(f"n{n}", "79990000000", f"/rec/{state}", NOW, "x") for n, state in enumerate(queue.STATES)]
+    queue.enqueue(connection, notices, NOW)
+    for notice, state in zip(notices, queue.STATES):
+        queue.mark(connection, notice.id, state, NOW)
+    assert queue.waiting_recordings(connection) == {"/rec/queued", "/rec/handing"}  # handed ones are in outgoing/
+    connection.close()
