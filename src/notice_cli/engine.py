@@ -37,7 +37,7 @@ from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, changed_since,
 from .notice import call_file_name
 from .record import read_notice
 from .settings import Settings
-from .spool import ARCHIVE, OUTGOING, explain_failure
+from .spool import ARCHIVE, OUTGOING, explain_failure, missing_data_dir
 from .spool_reader import read_call_file, remove_call_file
 from .spool_writer import spool_call_files
 
@@ -53,7 +53,8 @@ GONE_AFTER = 5
 # short before their files left outgoing/ (a cancel killed between its two steps).
 CANCELLED_CHECK = 10
 RETRY_PAUSE = 5  # seconds after a failed step
-HAND_BATCH = 500  # notices claimed and handed in one step: a step stays short
+HAND_BATCH = 500
+GONE_MEANWHILE = "it is no longer there"  # spool_reader.remove_call_file's word for it  # notices claimed and handed in one step: a step stays short
 
 
 class EngineRunning(NoticeError):
@@ -179,7 +180,7 @@ class Engine:
 
     def _take_back(self, notice_id: str, now: float, why: str, stalled: bool = False) -> bool:
         """Remove the call file of NOTICE_ID from outgoing/ unless Asterisk is calling it (or,
-        unless STALLED, may be starting to: inventory.refusal)."""
+        unless STALLED, may be starting to: inventory.refusal); whether this removed it."""
         name = call_file_name(notice_id)
 
         def check(text: str, mtime: float) -> str | None:
@@ -191,12 +192,13 @@ class Engine:
             return refusal(notice, mtime, now)
 
         reason = remove_call_file(self.outgoing, name, check)
-        if reason and reason != "it is no longer there":
-            if notice_id not in self.left:  # said once, not at every look
-                self.left.add(notice_id)
-                self.say(f"left {notice_id} ({why}) in outgoing/: {reason}")
-            return False
-        return True
+        if reason is None:
+            return True
+        # Gone meanwhile: archived by Asterisk (follow_handed() reads its outcome) or removed.
+        if reason != GONE_MEANWHILE and notice_id not in self.left:  # said once, not at every look
+            self.left.add(notice_id)
+            self.say(f"left {notice_id} ({why}) in outgoing/: {reason}")
+        return False
 
     # --- following what Asterisk does -----------------------------------------------------------
 
@@ -282,9 +284,8 @@ def hold_lock(data_dir: str, now: float) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as problem:
-        if isinstance(problem, FileNotFoundError) and not os.path.isdir(data_dir):
-            raise SpoolError(f"data_dir {data_dir} does not exist; create it (owned by the user Asterisk runs as) "
-                             "or set data_dir") from None
+        if not os.path.isdir(data_dir):
+            raise missing_data_dir(data_dir) from None
         raise SpoolError(explain_failure(problem, path, "write", "the user Asterisk runs as, or fix data_dir's "
                                          "owner")) from None
     try:

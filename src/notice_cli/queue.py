@@ -20,6 +20,7 @@ from collections import namedtuple
 from collections.abc import Iterable
 
 from .errors import SpoolError
+from .spool import missing_data_dir
 
 FILE_NAME = "queue.sqlite3"
 APPLICATION_ID = 0x4E4F5449  # "NOTI"
@@ -73,8 +74,7 @@ def open_queue(data_dir: str) -> sqlite3.Connection:
     """The queue in DATA_DIR, made there if it has none yet. SpoolError (exit 4) for a folder
     that is missing or cannot be written, and for a file that is not a queue of ours."""
     if not os.path.isdir(data_dir):
-        raise SpoolError(f"data_dir {data_dir} does not exist; create it (owned by the user Asterisk runs as) "
-                         "or set data_dir")
+        raise missing_data_dir(data_dir)
     path = os.path.join(data_dir, FILE_NAME)
     try:
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
@@ -131,6 +131,8 @@ def _explained(problem: sqlite3.Error, path: str) -> str:
         return f"{path} cannot be written ({text}); the queue must be writable by the user notice-cli runs as"
     if "full" in text:
         return f"no space left for {path}; free some space and schedule the notice again"
+    if "disk I/O error" in text:  # in WAL mode, often SQLite's word for a full disk too
+        return f"{path} could not be written (disk I/O error): is its disk full or failing? free some space and retry"
     if "unable to open" in text:
         return f"{path} cannot be opened ({text}); check data_dir and its permissions"
     return f"the queue {path} failed: {text}"
@@ -235,6 +237,15 @@ def replace(connection: sqlite3.Connection, old_id: str, new: Queued, now: int, 
         connection.execute("INSERT INTO notice (id, number, recording, due, call_file, queued_at, changed_at) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (*new, now, now))
     return True
+
+
+def uncancel(connection: sqlite3.Connection, notice_id: str, state: str, now: int) -> bool:
+    """Take back a cancel: the cancelled notice NOTICE_ID is in STATE again, with no outcome
+    (its call file could not be taken from Asterisk)."""
+    with _transaction(connection, "nothing was changed"):
+        cursor = connection.execute("UPDATE notice SET state = ?, changed_at = ?, outcome = NULL WHERE id = ? "
+                                    "AND state = ?", (state, now, notice_id, CANCELLED))
+    return cursor.rowcount == 1
 
 
 def undo_replace(connection: sqlite3.Connection, old_id: str, new_id: str, state: str, now: int) -> None:

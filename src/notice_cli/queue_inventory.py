@@ -19,7 +19,7 @@ from .inventory import EVERYTHING, Picked, outgoing, refusal
 from .notice import DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id, new_notice_id
 from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry, Queued, counts, due_between,
                     find as find_entry, first_due, in_state, listed, mark, open_queue, replace, reschedule,
-                    undo_replace)
+                    uncancel, undo_replace)
 from .record import QUEUED as QUEUED_STATE, SpooledNotice, read_listed, read_notice
 from .settings import QUEUE, Settings
 from .spool import sync_folder
@@ -196,7 +196,7 @@ def restore_handed(settings: Settings, notice_ids, now: float) -> None:
     connection = open_queue(settings.data_dir)
     try:
         for notice_id in notice_ids:
-            mark(connection, notice_id, HANDED, int(now), was=(CANCELLED,))
+            uncancel(connection, notice_id, HANDED, int(now))
     finally:
         connection.close()
 

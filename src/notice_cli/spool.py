@@ -56,6 +56,14 @@ def missing_folder(folder: str) -> SpoolError:
     return SpoolError(f"spool folder {folder} does not exist; is Asterisk installed, and is spool_dir right?")
 
 
+def missing_data_dir(data_dir: str) -> SpoolError:
+    """The error of a data_dir (queue delivery) that is not a folder: missing, or a file."""
+    if os.path.lexists(data_dir):
+        return SpoolError(f"data_dir {data_dir} is not a folder; move it away or set data_dir")
+    return SpoolError(f"data_dir {data_dir} does not exist; create it (owned by the user Asterisk runs as) "
+                      "or set data_dir")
+
+
 def unreadable(problem: OSError, folder: str) -> SpoolError:
     """The SpoolError of a failure to open or list the spool FOLDER: missing, or PROBLEM explained."""
     if isinstance(problem, FileNotFoundError):

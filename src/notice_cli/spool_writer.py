@@ -26,7 +26,7 @@ import stat
 from .errors import SpoolError
 from .notice import FILE_PREFIX, FILE_SUFFIX
 from .spool import (ARCHIVE, INBOX, OUTGOING, READ_FLAGS, STAGING, explain, explain_failure, fsync_folder,
-                    missing_folder, names_in)
+                    missing_data_dir, missing_folder, names_in)
 from .value import Value
 
 TYPE_CHECKING = False
@@ -60,8 +60,7 @@ def queue_call_file(text: str, file_name: str, due: int, data_dir: str, mode: in
     try:
         ids = owner_ids(owner)
         if not os.path.isdir(data_dir):
-            raise SpoolError(f"data_dir {data_dir} does not exist; create it (owned by the user Asterisk runs as) "
-                             "or set data_dir")
+            raise missing_data_dir(data_dir)
         ensure_folder_like(inbox, data_dir)
         ensure_folder_like(staging_dir, data_dir)
         return _place(text, file_name, due, inbox, staging_dir, mode, ids)

@@ -165,3 +165,13 @@ def test_the_recordings_waiting_are_those_of_notices_not_yet_in_the_spool(tmp_pa
         queue.mark(connection, notice.id, state, NOW)
     assert queue.waiting_recordings(connection) == {"/rec/queued", "/rec/handing"}  # handed ones are in outgoing/
     connection.close()
+
+
+def test_uncancel_puts_a_cancelled_notice_back_with_no_outcome_and_nothing_else(tmp_path):
+    connection = queue.open_queue(str(tmp_path))
+    queue.enqueue(connection, [queued(1, NOW + 50), queued(2, NOW + 60)], NOW)
+    queue.mark(connection, "n1", queue.CANCELLED, NOW, "cancelled")
+    assert queue.uncancel(connection, "n1", queue.HANDED, NOW + 1)
+    assert queue.find(connection, "n1")[5:] == (queue.HANDED, NOW + 1, None)
+    assert not queue.uncancel(connection, "n2", queue.HANDED, NOW + 1)  # queued, not cancelled: left as it is
+    assert queue.find(connection, "n2").state == queue.QUEUED

@@ -161,8 +161,9 @@ def test_a_data_dir_that_is_missing_or_a_file_gives_exit_4_and_one_line(site, co
     done = site.run(*([NOTICE_SPOOL, CLIENT, RECORDING, KEYPAD] if command == "notice-spool" else
                       [NOTICE, "import", str(rows)]))
     assert (done.returncode, done.stdout) == (4, "")
-    assert done.stderr == (f"{command}: error: data_dir {site.data_dir} does not exist; create it (owned by the user "
-                           "Asterisk runs as) or set data_dir\n")
+    why = ("is not a folder; move it away" if kind == "a file" else
+           "does not exist; create it (owned by the user Asterisk runs as)")
+    assert done.stderr == f"{command}: error: data_dir {site.data_dir} {why} or set data_dir\n"
     assert site.data_dir.is_dir() is False and site.spooled() == []
     if kind == "a file":
         assert site.data_dir.read_text() == "not a folder\n"
