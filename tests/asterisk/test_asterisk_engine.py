@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,11 +38,12 @@ CAMPAIGN = 120  # notices, all for the same second: the issue's campaign
 SLACK_FACTOR, SLACK_SECONDS = 1.6, 20  # the issue's bound: 1.6 x the ideal + 20 s
 # The far-future notices of the third test: 10,000 in a CI run; the issue's full run is 100,000.
 FAR_NOTICES = int(os.environ.get("NOTICE_FAR_NOTICES", "10000"))
-CPU_WINDOW = 10.0  # seconds over which Asterisk's CPU is measured
+CPU_WINDOW = 5.0  # seconds over which Asterisk's CPU is measured
 # Asterisk's CPU over CPU_WINDOW with the queue full may exceed its CPU with nothing queued by
-# this much (2% of a core): an idle Asterisk's own wakeups vary by a few ticks. Asterisk
-# taking in 10,000 pending call files costs it about 0.7 s (pbx_spool walks its sorted list at
-# each insert), 100,000 about a minute.
+# this much (4% of a core): an idle Asterisk uses 0.02-0.05 s, its wakeups vary by a few ticks.
+# The same 10,000 notices spooled directly cost Asterisk about 1 s of CPU while they arrive and
+# 0.9 s after a restart (measured on 22: pbx_spool walks its sorted list at each insert and
+# rescans outgoing/ at its start); the issue's 50,000 cost it 12 s and 36 s.
 CPU_TOLERANCE = 0.2
 FIRED_WITHIN = 1.5  # a call comes 0.01-0.99 s after its file's mtime (README: "What Asterisk showed us")
 
@@ -138,8 +140,8 @@ class QueueDelivery:
         rows = json.loads(self.notice("history", "--json").stdout)
         return {row["id"]: row for row in rows if row["id"] in ids}
 
-    def status(self) -> dict:
-        return json.loads(self.notice("status", "--json").stdout)
+    def status(self, expect: int = 0) -> dict:
+        return json.loads(self.notice("status", "--json", expect=expect).stdout)
 
     def archived_statuses(self, ids: Iterable[str]) -> Dict[str, str]:
         """Asterisk's Status of each of IDS it has archived so far."""
@@ -176,7 +178,11 @@ class QueueDelivery:
 
 @pytest.fixture
 def delivery(asterisk, request):
-    return QueueDelivery(asterisk, request.node.name.replace("[", "-").replace("]", ""))
+    """Queue delivery for one test. Call files a failing test left in outgoing/ are removed at
+    its end: they would ring the phones of the tests after it."""
+    yield QueueDelivery(asterisk, request.node.name.replace("[", "-").replace("]", ""))
+    for path in asterisk.outgoing.glob("notice-*.call"):
+        path.unlink()
 
 
 def marks_of(asterisk: AsteriskSandbox) -> TrunkMarks:
@@ -232,11 +238,241 @@ def test_call_rate_caps_the_calls_started_each_second(asterisk, delivery):
         statuses = delivery.wait_archived(ids, timeout=count / rate + 60)
     marks = marks_of(asterisk).of(ids)
     per_second = marks.starts_per_second()
+    past = [mark.at % 1 for mark in marks.started] or [0]
     print(f"\ncall_rate {rate} on {asterisk.chroot.name}: starts per second {per_second}, "
-          f"at most {max(per_second, default=0)}; {marks.most_at_once()} calls at once at most; "
-          f"{len(marks.refused)} refused")
+          f"at most {max(per_second, default=0)} (each {min(past):.3f}-{max(past):.3f} s past its second); "
+          f"{marks.most_at_once()} calls at once at most; {len(marks.refused)} refused")
 
     assert statuses == {notice_id: "Completed" for notice_id in ids}
     assert marks.refused == [] and len(marks.started) == count
     assert max(per_second) == rate  # paced, and to the rate given
     assert min(mark.at for mark in marks.started) >= due
+
+
+# --- 3. far-future notices ----------------------------------------------------------------------
+
+class Window:
+    """CPU_WINDOW seconds (longer if DURING, a thread started with the window, runs longer) in
+    which Asterisk's CPU and the engine's are measured, and outgoing/ is looked at every quarter
+    second."""
+
+    def __init__(self, asterisk: AsteriskSandbox, delivery: QueueDelivery, engine: subprocess.Popen,
+                 during=None):
+        cpu_before = process_cpu_seconds(asterisk.process.pid), process_cpu_seconds(engine.pid)
+        started = time.monotonic()
+        if during is not None:
+            during.start()
+        self.most_in_outgoing = 0
+        while time.monotonic() - started < CPU_WINDOW or (during is not None and during.is_alive()):
+            self.most_in_outgoing = max(self.most_in_outgoing, len(delivery.in_outgoing()))
+            time.sleep(0.25)
+        self.seconds = time.monotonic() - started
+        cpu_after = process_cpu_seconds(asterisk.process.pid), process_cpu_seconds(engine.pid)
+        # CPU per CPU_WINDOW seconds: windows of one length compare
+        self.asterisk, self.engine = ((after - before) * CPU_WINDOW / self.seconds
+                                      for before, after in zip(cpu_before, cpu_after))
+
+    def __str__(self) -> str:
+        return (f"Asterisk {self.asterisk:.2f} s, notice run {self.engine:.2f} s of CPU per {CPU_WINDOW:.0f} s "
+                f"(over {self.seconds:.1f} s)")
+
+
+class Importing(threading.Thread):
+    """`notice import` of ROWS in a thread of its own; its report once done."""
+
+    def __init__(self, delivery: QueueDelivery, rows: list, name: str):
+        super().__init__(name=f"import-{name}", daemon=True)
+        self.delivery, self.rows, self.csv_name = delivery, rows, name
+        self.report = None
+        self.failure = None
+
+    def run(self) -> None:
+        try:
+            self.report = self.delivery.import_notices(self.rows, self.csv_name)
+        except BaseException as problem:  # seen by the test once joined
+            self.failure = problem
+
+
+def test_far_future_notices_stay_out_of_asterisk_and_cost_it_no_cpu(asterisk, delivery):
+    lead = 5
+    soon_ids = [f"soon-{n}" for n in range(3)]
+    phone = asterisk.phone("client").answer(calls=len(soon_ids), timeout=300)
+    next_month = whole_second_ahead(30 * 86400)
+    far = [(f"far-{n:06d}", str(73000000 + n), SHORT, iso(next_month + 20 * n)) for n in range(FAR_NOTICES)]
+    with delivery.engine(max_calls=TRUNK_CHANNELS, lead=lead) as engine:
+        empty = Window(asterisk, delivery, engine)
+        importing = Importing(delivery, far, "far")
+        filling = Window(asterisk, delivery, engine, during=importing)
+        if importing.failure:
+            raise importing.failure
+        full = Window(asterisk, delivery, engine)
+        asterisk.restart()  # Asterisk rescans outgoing/ at its start
+        restarted = Window(asterisk, delivery, engine)
+        print(f"\nfar future on {asterisk.chroot.name}, {FAR_NOTICES} notices queued for next month: "
+              f"nothing queued: {empty}; while importing them ({importing.report}): {filling}; "
+              f"with all queued: {full}; after a restart: {restarted}")
+        assert importing.report == f"spooled {FAR_NOTICES} notices from {delivery.data_dir}-far.csv"
+        windows = (empty, filling, full, restarted)
+        assert [window.most_in_outgoing for window in windows] == [0, 0, 0, 0]
+
+        # A few due soon, beside them: each in outgoing/ only from lead seconds before its time.
+        due = whole_second_ahead(lead + 4)
+        delivery.import_notices(((notice_id, str(7400000 + n), SHORT, iso(due)) for n, notice_id in
+                                 enumerate(soon_ids)), "soon")
+        looks = []  # (time, {id: mtime} in outgoing/)
+        while len(delivery.archived_statuses(soon_ids)) < len(soon_ids) and time.time() < due + 30:
+            looks.append((time.time(), delivery.in_outgoing()))
+            time.sleep(0.1)
+        statuses = delivery.archived_statuses(soon_ids)
+        time.sleep(1)  # the engine notes the outcomes within a tick
+        status = delivery.status()
+
+    assert all(set(present) <= set(soon_ids) for _, present in looks)
+    # handed no earlier than lead before its time (a second for whole seconds)
+    assert all(at >= due - lead - 1 for at, present in looks if present)
+    # timed to its second (once Asterisk calls, the mtime is that of the next attempt)
+    assert all(mtime == due for at, present in looks if at < due for mtime in present.values())
+    assert any(present for _, present in looks) and not looks[0][1]
+    assert statuses == {notice_id: "Completed" for notice_id in soon_ids}
+    assert {row["outcome"] for row in delivery.history(soon_ids).values()} == {"Completed"}
+    assert (status["queued"], status["handed"], status["finished"]) == (FAR_NOTICES, 0, len(soon_ids))
+    assert phone.wait(10) == 0
+    assert all(window.asterisk <= empty.asterisk + CPU_TOLERANCE for window in (filling, full, restarted))
+
+
+# --- 4. Asterisk down, then up again ------------------------------------------------------------
+
+def queued_directly(delivery: QueueDelivery, notices: List[tuple]) -> None:
+    """Put NOTICES (id, number, due) into the queue as notice import would, due in the past
+    (which import refuses): the call file notice_cli renders for the admin's settings."""
+    from notice_cli.callfile import render
+    from notice_cli.notice import Notice, call_file_for
+    from notice_cli.queue import Queued, enqueue, open_queue
+    from notice_cli.recordings import recording_path
+    from notice_cli.settings import resolve
+
+    settings = resolve({}, delivery.env, {}, os.devnull)
+    recording = recording_path(SHORT, settings)
+    rows = []
+    for notice_id, number, due in notices:
+        notice = Notice(id=notice_id, number=number, recording=recording, due=due)
+        rows.append(Queued(notice_id, number, recording, due, render(call_file_for(notice, settings))))
+    connection = open_queue(str(delivery.data_dir))
+    try:
+        assert len(enqueue(connection, rows, int(time.time()))) == len(rows)
+    finally:
+        connection.close()
+
+
+def test_after_asterisk_was_down_the_overdue_go_out_paced_and_the_too_late_are_missed(asterisk, delivery):
+    max_calls, late_limit, down_for = 3, 60, 13
+    overdue = [(f"overdue-{n}", str(7500000 + n), int(time.time()) - 20 - 3 * n) for n in range(6)]
+    too_late = [(f"too-late-{n}", str(7510000 + n), int(time.time()) - 65 - 15 * n) for n in range(3)]
+    overdue_ids, too_late_ids = [n[0] for n in overdue], [n[0] for n in too_late]
+    phone = asterisk.phone("client").answer(calls=len(overdue), timeout=300)
+    try:
+        with delivery.engine(max_calls=max_calls, lead=5, late_limit=late_limit):
+            asterisk.stop()
+            queued_directly(delivery, overdue + too_late)
+            down_since, most_handed = time.monotonic(), 0
+            while time.monotonic() - down_since < down_for:
+                most_handed = max(most_handed, len(delivery.in_outgoing()))
+                time.sleep(0.1)
+            while_down = delivery.status(expect=8)  # what a monitoring check sees
+            back = time.time()
+            asterisk.start()
+            statuses = delivery.wait_archived(overdue_ids, timeout=60)
+            time.sleep(1)  # the engine notes the outcomes within a tick
+            said = delivery.engine_said()
+    finally:
+        asterisk.start()  # for the tests after this one, whatever happened
+    marks = marks_of(asterisk).of(overdue_ids + too_late_ids)
+    due_of = {notice_id: due for notice_id, _, due in overdue}
+    lateness = [mark.at - due_of[mark.notice_id] for mark in marks.started]
+    print(f"\nAsterisk down {down_for} s on {asterisk.chroot.name}: at most {most_handed} call files handed while "
+          f"down (max_calls {max_calls}); {len(marks.started)} overdue notices called {min(lateness, default=0):.0f}-"
+          f"{max(lateness, default=0):.0f} s after their time, at most {marks.most_at_once()} at once; "
+          f"{while_down['missed']} missed")
+
+    assert most_handed == max_calls  # handed, but no more than max_calls: no herd at Asterisk's start
+    assert (while_down["handed"], while_down["queued"], while_down["missed"]) == (
+        max_calls, len(overdue) - max_calls, len(too_late))
+    assert while_down["problem"].startswith("Asterisk has not begun notice overdue-")
+    assert "Asterisk is not taking call files" in said and "Asterisk takes call files again" in said
+    assert statuses == {notice_id: "Completed" for notice_id in overdue_ids}
+    assert sorted(mark.notice_id for mark in marks.started) == sorted(overdue_ids)  # the too late never rang
+    assert min(mark.at for mark in marks.started) >= back
+    assert marks.most_at_once() <= max_calls and marks.refused == []
+    history = delivery.history(overdue_ids + too_late_ids)
+    assert {notice_id: row["outcome"] for notice_id, row in history.items()} == {
+        **{notice_id: "Completed" for notice_id in overdue_ids}, **{notice_id: "Missed" for notice_id in too_late_ids}}
+    assert phone.wait(10) == 0
+
+
+# --- 5. move and cancel -------------------------------------------------------------------------
+
+def wait_for(what, timeout: float, step: float = 0.1):
+    """WHAT() once it is true, within TIMEOUT seconds; else AssertionError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = what()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what.__doc__ or what}"
+        time.sleep(step)
+
+
+def test_move_and_cancel_of_queued_handed_and_calling_notices(asterisk, delivery):
+    lead = 10
+    t0 = whole_second_ahead(2)
+    # handed: due within lead, so in outgoing/ at once; queued: due later than lead from now
+    due = {"calling": t0 + 5, "handed-moved": t0 + 9, "handed-cancelled": t0 + 10,
+           "queued-moved": t0 + 30, "queued-cancelled": t0 + 18}
+    handed_to, queued_to = t0 + 19, t0 + 16  # where the two moved notices go
+    phone = asterisk.phone("client").answer(calls=3, timeout=300)
+    with delivery.engine(max_calls=TRUNK_CHANNELS, lead=lead):
+        delivery.import_notices((name, str(7600000 + n), MESSAGE if name == "calling" else SHORT, iso(at))
+                                for n, (name, at) in enumerate(due.items()))
+        handed = ("handed-moved", "handed-cancelled")
+        wait_for(lambda: set(handed) <= set(delivery.in_outgoing()), timeout=5)
+        present = delivery.in_outgoing()
+        assert {name: present[name] for name in handed} == {name: due[name] for name in handed}  # timed to their due
+
+        # A handed notice moves under a new id; its file leaves outgoing/ at once.
+        moved = delivery.notice("move", "handed-moved", iso(handed_to)).stdout
+        assert moved.startswith(f"moved notice handed-moved to 7600001 to {iso(handed_to)} as notice ")
+        new_id = moved.split(" as notice ")[1].split()[0]
+        assert "handed-moved" not in delivery.in_outgoing()
+        cancelled = delivery.notice("cancel", "--yes", "handed-cancelled").stdout
+        assert cancelled.startswith("cancelled handed-cancelled")
+        assert "handed-cancelled" not in delivery.in_outgoing()
+
+        # A queued notice keeps its id; a cancelled one leaves the queue.
+        moved = delivery.notice("move", "queued-moved", iso(queued_to)).stdout
+        assert moved.strip() == f"moved notice queued-moved to 7600003 to {iso(queued_to)}"
+        shown = json.loads(delivery.notice("show", "--json", "queued-moved").stdout)
+        assert (shown["state"], shown["due"]) == ("queued", iso(queued_to))
+        cancelled = delivery.notice("cancel", "--yes", "queued-cancelled").stdout
+        assert cancelled.startswith("cancelled queued-cancelled") and "(queued)" in cancelled
+
+        # A notice Asterisk is calling is neither cancelled nor moved.
+        wait_for(lambda: marks_of(asterisk).of(["calling"]).started, timeout=due["calling"] + 5 - time.time())
+        refused_cancel = delivery.notice("cancel", "--yes", "calling", expect=6)
+        refused_move = delivery.notice("move", "calling", "+1h", expect=6)
+        assert "calling" in delivery.in_outgoing()
+
+        ringing = ["calling", "queued-moved", new_id]
+        statuses = delivery.wait_archived(ringing, timeout=handed_to + 20 - time.time())
+        time.sleep(max(0.0, due["queued-cancelled"] + 3 - time.time()))  # past the cancelled ones' times
+
+    print(f"\nmove and cancel on {asterisk.chroot.name}: {refused_cancel.stderr.strip()} / "
+          f"{refused_move.stderr.strip()}")
+    marks = marks_of(asterisk).of(list(due) + [new_id])
+    rang = {mark.notice_id: mark.at for mark in marks.started}
+    assert sorted(mark.notice_id for mark in marks.started) == sorted(ringing)  # each once, the others never
+    for notice_id, at in (("calling", due["calling"]), ("queued-moved", queued_to), (new_id, handed_to)):
+        assert at <= rang[notice_id] < at + FIRED_WITHIN, (notice_id, rang[notice_id] - at)
+    assert statuses == {notice_id: "Completed" for notice_id in ringing}
+    assert {notice_id: row["outcome"] for notice_id, row in delivery.history(list(due) + [new_id]).items()} == {
+        notice_id: "Completed" for notice_id in ringing}
+    assert phone.wait(10) == 0
