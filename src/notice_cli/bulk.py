@@ -196,11 +196,14 @@ def _queue(call_files, notices: list[Notice], settings: Settings, moved: Callabl
     from .inbox import opened_queue
     from .queue import Queued, enqueue
 
+    # Rendered before the transaction: rendering 100,000 call files inside it held the queue's
+    # write lock 12 s, past the engine's busy timeout (queue.BUSY_TIMEOUT); inserting them takes 2 s.
+    rows = [Queued(notice.id, notice.number, notice.recording, notice.due, text)
+            for notice, (text, _, _) in zip(notices, call_files)]
     now = int(time.time())
     connection = opened_queue(settings.data_dir, now)
     try:
-        added = set(enqueue(connection, (Queued(notice.id, notice.number, notice.recording, notice.due, text)
-                                         for notice, (text, _, _) in zip(notices, call_files)), now))
+        added = set(enqueue(connection, rows, now))
     finally:
         connection.close()
     for notice in notices:
