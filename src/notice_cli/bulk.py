@@ -29,7 +29,7 @@ from .callfile import render
 from .errors import InvalidInput, InvalidRows, shown
 from .dialplan_recordings import mark_used
 from .log import log_lines
-from .notice import Notice, call_file_for, check_notice_id, check_number, content_id, notice_id_of
+from .notice import Notice, call_file_for, call_file_name, check_notice_id, check_number, content_id, notice_id_of
 from .recordings import check_recording_name, recording_path
 from .settings import QUEUE, Settings
 from .spool import ARCHIVE, OUTGOING, names_in
@@ -37,6 +37,7 @@ from .spool_writer import spool_call_files
 from .when import check_future, format_due, parse_instant
 
 COLUMNS = ("number", "recording", "when", "id")
+QUEUE_CHUNK = 10_000  # notices a transaction of queue delivery's import (_queue)
 REQUIRED = ("number", "recording", "when")
 
 
@@ -191,23 +192,37 @@ def import_notices(lines: Iterable[str], source: str, settings: Settings, now: f
 
 def _queue(call_files, notices: list[Notice], settings: Settings, moved: Callable[[str], None],
            already: Callable[[str], None]) -> None:
-    """Queue delivery's import: all the notices into the queue in one transaction, durable
-    when it returns; one the queue holds already (an import run again) is left as it is."""
+    """Queue delivery's import: the notices into the queue QUEUE_CHUNK at a time, each chunk
+    one transaction, durable when it commits; one the queue holds already (an import run
+    again) is left as it is. On a failure the chunks committed stay queued (each notice whole,
+    as direct delivery's import leaves those it spooled) and SpoolError says how many."""
+    from .errors import SpoolError
     from .inbox import opened_queue
     from .queue import Queued, enqueue
 
-    # Rendered before the transaction: rendering 100,000 call files inside it held the queue's
-    # write lock 12 s, past the engine's busy timeout (queue.BUSY_TIMEOUT); inserting them takes 2 s.
+    # Rendered before any transaction, and inserted a chunk at a time: a transaction holds the
+    # queue's write lock, and the engine waits for it at most queue.BUSY_TIMEOUT (100,000 call
+    # files rendered inside one held it 12 s; a chunk of 10,000 takes about 0.25 s).
     rows = [Queued(notice.id, notice.number, notice.recording, notice.due, text)
             for notice, (text, _, _) in zip(notices, call_files)]
     now = int(time.time())
     connection = opened_queue(settings.data_dir, now)
+    done = 0
     try:
-        added = set(enqueue(connection, rows, now))
+        for start in range(0, len(rows), QUEUE_CHUNK):
+            chunk = rows[start:start + QUEUE_CHUNK]
+            try:
+                added = set(enqueue(connection, chunk, now))
+            except SpoolError as problem:
+                if not done:
+                    raise
+                reason = str(problem).rsplit("; no notice was queued", 1)[0]
+                raise SpoolError(f"{reason}; the {done} notices queued before the failure stay queued") from None
+            for notice in chunk:
+                (moved if notice.id in added else already)(call_file_name(notice.id))
+            done += len(added)
     finally:
         connection.close()
-    for notice in notices:
-        (moved if notice.id in added else already)(notice.file_name)
 
 
 def _spool(notices: list[Notice], source: str, settings: Settings,

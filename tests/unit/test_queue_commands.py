@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from queuesite import QueueSite
 from realspool import KEYPAD, KEYPAD_DUE, NOTICE, NOTICE_SPOOL, RECORDING, check_call_file
-from notice_cli import cli, queue
+from notice_cli import bulk, cli, queue
 from notice_cli.engine import Engine
 from notice_cli.notice import call_file_name
 
@@ -261,6 +261,27 @@ def test_an_import_is_one_transaction_a_failure_at_its_30th_row_queues_none(site
     refuse.commit()
     refuse.close()
     assert run("import", str(rows)).stdout == f"spooled 40 notices from {rows}\n"
+
+
+def test_a_long_import_commits_a_chunk_at_a_time_and_a_failure_keeps_the_chunks_before_it(site, monkeypatch):
+    """A chunk a transaction, so that the engine never waits long for the queue's lock."""
+    monkeypatch.setattr(bulk, "QUEUE_CHUNK", 10)
+    site.enqueue()
+    refuse = sqlite3.connect(site.queue_file)
+    refuse.execute("CREATE TRIGGER fail_25th BEFORE INSERT ON notice WHEN (SELECT count(*) FROM notice) >= 24 "
+                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    refuse.commit()
+    rows = rows_file(site)
+    failed = run("import", str(rows))
+    assert (failed.exit_code, failed.stdout) == (4, "")
+    assert one_error(failed, "notice import") == (f"no space left for {site.queue_file}; free some space and schedule "
+                                                  "the notice again; the 20 notices queued before the failure stay "
+                                                  "queued")
+    assert queued_count(site) == 20  # two whole chunks, nothing of the third
+    refuse.execute("DROP TRIGGER fail_25th")
+    refuse.commit()
+    refuse.close()
+    assert run("import", str(rows)).stdout == f"spooled 20 notices from {rows}; 20 already scheduled (skipped)\n"
 
 
 FOREIGN = {
