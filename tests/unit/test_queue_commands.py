@@ -245,19 +245,26 @@ def test_an_import_queues_every_row_and_run_again_skips_them_all(site):
         (f"7999{n:07d}", f"2099-03-04T05:{n:02d}:00+00:00", "queued") for n in range(40)]
 
 
-def test_an_import_is_one_transaction_a_failure_at_its_30th_row_queues_none(site):
-    site.enqueue()  # the queue, with a trigger that fails the 30th insert as a full disk would
+def failing_insert(site, nth: int) -> sqlite3.Connection:
+    """The queue, with a trigger that fails its NTH insert as a full disk would (DROP TRIGGER fail
+    on the connection returned ends it)."""
+    site.enqueue()
     refuse = sqlite3.connect(site.queue_file)
-    refuse.execute("CREATE TRIGGER fail_30th BEFORE INSERT ON notice WHEN (SELECT count(*) FROM notice) >= 29 "
+    refuse.execute(f"CREATE TRIGGER fail BEFORE INSERT ON notice WHEN (SELECT count(*) FROM notice) >= {nth - 1} "
                    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
     refuse.commit()
+    return refuse
+
+
+def test_an_import_is_one_transaction_a_failure_at_its_30th_row_queues_none(site):
+    refuse = failing_insert(site, 30)
     rows = rows_file(site)
     failed = run("import", str(rows))
     assert (failed.exit_code, failed.stdout) == (4, "")
     assert one_error(failed, "notice import") == (f"no space left for {site.queue_file}; free some space and schedule "
                                                   "the notice again; no notice was queued")
     assert queued_count(site) == 0
-    refuse.execute("DROP TRIGGER fail_30th")
+    refuse.execute("DROP TRIGGER fail")
     refuse.commit()
     refuse.close()
     assert run("import", str(rows)).stdout == f"spooled 40 notices from {rows}\n"
@@ -266,11 +273,7 @@ def test_an_import_is_one_transaction_a_failure_at_its_30th_row_queues_none(site
 def test_a_long_import_commits_a_chunk_at_a_time_and_a_failure_keeps_the_chunks_before_it(site, monkeypatch):
     """A chunk a transaction, so that the engine never waits long for the queue's lock."""
     monkeypatch.setattr(bulk, "QUEUE_CHUNK", 10)
-    site.enqueue()
-    refuse = sqlite3.connect(site.queue_file)
-    refuse.execute("CREATE TRIGGER fail_25th BEFORE INSERT ON notice WHEN (SELECT count(*) FROM notice) >= 24 "
-                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
-    refuse.commit()
+    refuse = failing_insert(site, 25)
     rows = rows_file(site)
     failed = run("import", str(rows))
     assert (failed.exit_code, failed.stdout) == (4, "")
@@ -278,7 +281,7 @@ def test_a_long_import_commits_a_chunk_at_a_time_and_a_failure_keeps_the_chunks_
                                                   "the notice again; the 20 notices queued before the failure stay "
                                                   "queued")
     assert queued_count(site) == 20  # two whole chunks, nothing of the third
-    refuse.execute("DROP TRIGGER fail_25th")
+    refuse.execute("DROP TRIGGER fail")
     refuse.commit()
     refuse.close()
     assert run("import", str(rows)).stdout == f"spooled 20 notices from {rows}; 20 already scheduled (skipped)\n"
