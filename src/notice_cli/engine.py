@@ -133,12 +133,11 @@ class Engine:
             self._take_back_cancelled(changed_since(self.connection, CANCELLED, since), now)
             self.cancelled_checked = now
         for entry in miss_overdue(self.connection, int(now) - self.settings.late_limit, int(now)):
-            self.say(f"missed {entry.id} to {entry.number}: not started within {self.settings.late_limit} s "
-                     f"of its time")
+            self._say_missed(entry)
         if self.stalled:
             return
         self.starts.forget_before(now)
-        handing = in_state(self.connection, HANDING)
+        handing = self._miss_unwritten_late(in_state(self.connection, HANDING), now)
         if handing:  # a hand-off a crash or a failure cut short: written at most once (see above)
             self.say(f"handing again {len(handing)} notice(s) a stop or a failure cut short")
             self._hand(handing, now)
@@ -151,6 +150,23 @@ class Engine:
                 self._hand(claimed, now)
 
     # --- handing ----------------------------------------------------------------------------
+
+    def _miss_unwritten_late(self, handing, now: float) -> list:
+        """Of the notices a crash left HANDING, mark missed those past late_limit whose call
+        file was never written (a power cut during a hand-off, the PBX back the next day):
+        handed now, they would ring late_limit after their time. The others are returned."""
+        kept = []
+        for entry in handing:
+            name = call_file_name(entry.id)
+            written = any(os.path.lexists(os.path.join(folder, name)) for folder in (self.outgoing, self.archive))
+            if written or not is_late(entry.due, now, self.settings.late_limit):
+                kept.append(entry)
+            elif mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDING,)):
+                self._say_missed(entry)
+        return kept
+
+    def _say_missed(self, entry) -> None:
+        self.say(f"missed {entry.id} to {entry.number}: not started within {self.settings.late_limit} s of its time")
 
     def _hand(self, entries, now: float) -> None:
         """Write ENTRIES' call files into outgoing/, each timed to its start second, then mark

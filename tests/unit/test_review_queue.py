@@ -28,7 +28,6 @@ def defect(why: str):
 
 # --- crash windows --------------------------------------------------------------------------------
 
-@defect("a notice handing at a crash is handed whatever its lateness")
 def test_a_hand_off_cut_short_by_a_crash_is_missed_not_called_when_the_engine_returns_after_late_limit(site):
     """Power cut at 09:00 during a hand-off, the PBX back the next day: README, "Misses rather
     than herds": a notice not started within late_limit is not called."""
