@@ -22,7 +22,7 @@ from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry
                     uncancel, undo_replace)
 from .record import QUEUED as QUEUED_STATE, SpooledNotice, read_listed, read_notice
 from .settings import QUEUE, Settings
-from .spool import sync_folder
+from .spool import ARCHIVE, sync_folder
 from .spool_reader import call_file_bytes, call_file_texts, read_call_file, remove_call_file, mtime_of
 from .spool_writer import spool_call_file
 from .value import Value
@@ -271,6 +271,11 @@ def _move_handed(settings: Settings, connection, entry: Entry, due: int, now: fl
     if reason:
         undo_replace(connection, entry.id, new_id, HANDED, int(now))
         raise NotCancelled(f"notice {entry.id} not moved: {reason}")
+    # Gone from outgoing/ into the archive: Asterisk called it before the engine noted it (at
+    # its next look, or its next start): queued anew, it would be called twice.
+    if os.path.lexists(os.path.join(settings.spool_dir, ARCHIVE, call_file_name(entry.id))):
+        undo_replace(connection, entry.id, new_id, HANDED, int(now))
+        raise NotFound(f"notice {entry.id} is no longer pending: Asterisk has called it (notice show {entry.id})")
     return Moved(entry.id, new_id, due, entry.number)
 
 

@@ -38,7 +38,6 @@ def test_a_hand_off_cut_short_by_a_crash_is_missed_not_called_when_the_engine_re
     assert site.states()["n1"] == ("missed", "late")
 
 
-@defect("move of a handed notice whose file Asterisk archived queues it anew: called twice")
 def test_move_of_a_handed_notice_asterisk_has_already_finished_does_not_call_it_again(site):
     """The engine notes an archived file at its next look (or, stopped, at its next start);
     until then the queue still says handed. A move then must not queue the notice anew."""
