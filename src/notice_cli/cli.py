@@ -306,6 +306,7 @@ def _cancel_in_queue(settings, ids, numbers, yes, force) -> None:
         if not confirmed("\n".join(question), yes):
             print("notice cancel: nothing cancelled", file=sys.stderr)
             return
+    now = time.time()  # the answer may come long after the question: judge each notice now
     cancelled_in_queue, handed_now = cancel_waiting(settings, in_queue, now)
     if handed_now:
         targets = cancel_targets(settings, in_queue.unknown + in_queue.handed + handed_now, numbers)

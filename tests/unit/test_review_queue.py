@@ -196,3 +196,22 @@ def test_a_late_hand_off_whose_file_was_written_before_the_crash_is_followed_not
     site.begin("n1", NOW + 10 + LATE_LIMIT)
     site.engine(late_limit=LATE_LIMIT).step(NOW + 10 + LATE_LIMIT + 5)
     assert site.states()["n1"] == ("handed", None) and site.handed() == [call_file_name("n1")]
+
+
+def test_cancel_judges_a_handed_notice_at_the_moment_it_acts_not_when_it_asked(site, monkeypatch):
+    """The admin reads the question for a few seconds; meanwhile a handed notice comes due and
+    Asterisk may be starting it: it is refused (exit 6), as direct delivery's cancel does."""
+    from notice_cli import cli
+
+    now = time.time()
+    handed(site, "h1", int(now) + 4)
+    asked = cli.confirmed
+
+    def admin_reads_it(question, yes):
+        time.sleep(4 - (time.time() - now))
+        return asked(question, yes)
+
+    monkeypatch.setattr(cli, "confirmed", admin_reads_it)
+    done = run("cancel", "h1", input="y\n")
+    assert done.exit_code == 6, done.stdout
+    assert site.handed() == [call_file_name("h1")] and site.states()["h1"] == ("handed", None)
