@@ -201,11 +201,12 @@ def list_command(settings, numbers, since, until, form):
     from .output import LIST_COLUMNS, write_listing
 
     picked = Picked.given(numbers, since, until, settings.zone, time.time())
-    listed = pending(settings, picked)
     if settings.delivery == QUEUE:
-        from .queue_inventory import merged, queued
+        from .queue_inventory import listing
 
-        listed = merged(listed, queued(settings, picked, frozenset(notice.id for _, notice in listed)))
+        listed = listing(settings, picked, lambda: pending(settings, picked))
+    else:
+        listed = pending(settings, picked)
     write_listing(LIST_COLUMNS, listed, settings, form, sys.stdout)
 
 
@@ -307,11 +308,16 @@ def _cancel_in_queue(settings, ids, numbers, yes, force) -> None:
             print("notice cancel: nothing cancelled", file=sys.stderr)
             return
     now = time.time()  # the answer may come long after the question: judge each notice now
-    cancelled_in_queue, handed_now = cancel_waiting(settings, in_queue, now)
+    cancelled_in_queue, handed_now, being_handed = cancel_waiting(settings, in_queue, now)
     if handed_now:
         targets = cancel_targets(settings, in_queue.unknown + in_queue.handed + handed_now, numbers)
     cancelled = cancel(settings, targets, now, force)
-    restore_handed(settings, [notice_id for notice_id, _ in cancelled.refused], now)
+    # Not removed (Asterisk is calling it) or not found (Asterisk has finished it): handed
+    # again, so that the engine records what Asterisk made of it.
+    handed = set(in_queue.handed + handed_now)
+    restore_handed(settings, [notice_id for notice_id, _ in cancelled.refused] +
+                   [given for given in targets.not_found if given in handed], now)
+    cancelled = cancelled._replace(refused=cancelled.refused + being_handed)
     fates = discard_cancelled(settings, cancelled_in_queue, ())
     for notice in cancelled_in_queue:
         fate = fates.get(notice.recording)

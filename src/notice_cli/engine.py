@@ -23,18 +23,19 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
 
 from .errors import NoticeError, SpoolError, EXIT_ENGINE_RUNNING
-from .inbox import take_inbox
+from .inbox import as_written, take_inbox
 from .inventory import refusal
 from .pacing import StartSeconds, is_late, room
-from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, changed_since, claim_due, in_state, mark,
+from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, changed_since, claim_due, in_state, mark,
                     miss_overdue,
                     open_queue)
-from .notice import call_file_name
+from .notice import call_file_name, is_notice_id
 from .record import read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, explain_failure, missing_data_dir
@@ -54,6 +55,7 @@ GONE_AFTER = 5
 CANCELLED_CHECK = 10
 RETRY_PAUSE = 5  # seconds after a failed step
 HAND_BATCH = 500
+HAND_TRIES = 3  # failed hand-offs of one notice before it is failed for good
 GONE_MEANWHILE = "it is no longer there"  # spool_reader.remove_call_file's word for it  # notices claimed and handed in one step: a step stays short
 
 
@@ -78,6 +80,7 @@ class Engine:
         self.connection = None
         self.cancelled_checked = 0.0
         self.left: set[str] = set()  # notices whose file could not be taken back, said once
+        self.failures: dict[str, int] = {}  # failed hand-offs of a notice, this run
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -97,8 +100,12 @@ class Engine:
             while not stopping and (stop_after is None or clock() - started < stop_after):
                 try:
                     self.step(clock())
-                except NoticeError as problem:  # the disk full, the queue locked: say so, try again
+                except (NoticeError, sqlite3.Error) as problem:  # the disk full, the queue locked
                     self.say(f"error: {problem}; trying again in {RETRY_PAUSE} s")
+                    time.sleep(RETRY_PAUSE)
+                except Exception as problem:  # a bug: said, and the next step tried, not a crash loop
+                    self.say(f"internal error ({type(problem).__name__}: {problem}); please report it; "
+                             f"trying again in {RETRY_PAUSE} s")
                     time.sleep(RETRY_PAUSE)
                 time.sleep(TICK)
             self.say("stopped")
@@ -110,7 +117,8 @@ class Engine:
     def recover(self, now: float) -> None:
         """After a crash: take back the call files of notices cancelled or moved whose removal
         the crash cut short (step() hands again what was being handed)."""
-        self._take_back_cancelled(in_state(self.connection, CANCELLED), now)
+        # A cancel older than a day whose file is still there has rung by now, if Asterisk runs.
+        self._take_back_cancelled(changed_since(self.connection, CANCELLED, int(now) - 86400), now)
         self.cancelled_checked = now
 
     def _take_back_cancelled(self, entries, now: float) -> None:
@@ -157,21 +165,26 @@ class Engine:
         handed now, they would ring late_limit after their time. The others are returned."""
         kept = []
         for entry in handing:
-            name = call_file_name(entry.id)
-            written = any(os.path.lexists(os.path.join(folder, name)) for folder in (self.outgoing, self.archive))
-            if written or not is_late(entry.due, now, self.settings.late_limit):
+            if self._written(entry) or not is_late(entry.due, now, self.settings.late_limit):
                 kept.append(entry)
             elif mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDING,)):
                 self._say_missed(entry)
         return kept
+
+    def _written(self, entry) -> bool:
+        """Whether ENTRY's call file is in outgoing/ or the archive already."""
+        name = call_file_name(entry.id)
+        return any(os.path.lexists(os.path.join(folder, name)) for folder in (self.outgoing, self.archive))
 
     def _say_missed(self, entry) -> None:
         self.say(f"missed {entry.id} to {entry.number}: not started within {self.settings.late_limit} s of its time")
 
     def _hand(self, entries, now: float) -> None:
         """Write ENTRIES' call files into outgoing/, each timed to its start second, then mark
-        them handed. A file already there (a hand-off a crash cut short) is not written again."""
-        starts = {entry.id: self.starts.give(entry.due, now) for entry in entries}
+        them handed. A file already there (a hand-off a crash cut short) is not written again.
+        A notice that cannot be handed (not a call file as notice-cli writes one, or one the
+        spool refuses again and again) is failed, so that it never stops the others."""
+        entries, starts = self._paced([entry for entry in entries if self._handable(entry, now)], now)
         handed: set[str] = set()
 
         def moved(path: str) -> None:
@@ -181,13 +194,68 @@ class Engine:
         files = ((entry.call_file, call_file_name(entry.id), starts[entry.id]) for entry in entries)
         try:
             spool_call_files(files, settings.spool_dir, settings.file_mode, settings.owner, moved, moved)
+        except SpoolError as problem:
+            self._count_failures([entry for entry in entries if not self._is_in(handed, entry)], str(problem), now)
+            raise
         finally:
             for entry in entries:
-                if os.path.join(self.outgoing, call_file_name(entry.id)) in handed:
+                if self._is_in(handed, entry):
                     self._handed(entry, now)
         late = [entry for entry in entries if starts[entry.id] > entry.due]
-        self.say(f"handed {len(entries)} notice(s) to Asterisk" +
-                 (f", {len(late)} paced after their time" if late else ""))
+        if entries:
+            self.say(f"handed {len(entries)} notice(s) to Asterisk" +
+                     (f", {len(late)} paced after their time" if late else ""))
+
+    def _paced(self, entries, now: float) -> tuple[list, dict[str, int]]:
+        """ENTRIES (in due order) that can start by NOW + lead at call_rate, with their start
+        seconds: the others go back to the queue, to be handed in a later step (a file waits in
+        outgoing/ no longer than lead), and one that would start more than late_limit after
+        its time is missed rather than rung late."""
+        kept, starts = [], {}
+        for at, entry in enumerate(entries):
+            if self._written(entry):  # a hand-off a crash cut short after the write: Asterisk's now
+                kept.append(entry)
+                starts[entry.id] = entry.due
+                continue
+            second = self.starts.peek(entry.due, now)
+            if second > now + self.settings.lead:
+                for later in entries[at:]:
+                    mark(self.connection, later.id, QUEUED, int(now), was=(HANDING,))
+                break
+            if is_late(entry.due, second, self.settings.late_limit):
+                if mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDING,)):
+                    self._say_missed(entry)
+                continue
+            self.starts.take(second, now)
+            kept.append(entry)
+            starts[entry.id] = second
+        return kept, starts
+
+    def _is_in(self, handed: set[str], entry) -> bool:
+        return os.path.join(self.outgoing, call_file_name(entry.id)) in handed
+
+    def _handable(self, entry, now: float) -> bool:
+        """Whether ENTRY's call file is one notice-cli writes: the engine hands the text as it
+        stands, so a row changed in the database by hand (or damaged) is failed, never handed."""
+        if isinstance(entry.call_file, str) and is_notice_id(entry.id) and as_written(entry.call_file):
+            return True
+        self._fail(entry, "its call file in the queue is not one notice-cli writes", now)
+        return False
+
+    def _count_failures(self, entries, why: str, now: float) -> None:
+        """A failed hand-off: the notice tried first failed; after HAND_TRIES it is failed for
+        good, so that one poison notice cannot stop every delivery behind it."""
+        if not entries:
+            return
+        first = entries[0]
+        self.failures[first.id] = self.failures.get(first.id, 0) + 1
+        if self.failures[first.id] >= HAND_TRIES:
+            self._fail(first, why, now)
+
+    def _fail(self, entry, why: str, now: float) -> None:
+        if mark(self.connection, entry.id, FINISHED, int(now), f"failed: {why}", was=(QUEUED, HANDING)):
+            self.say(f"failed {entry.id} to {entry.number}: {why}; it is not called")
+        self.failures.pop(entry.id, None)
 
     def _handed(self, entry, now: float) -> None:
         if not mark(self.connection, entry.id, HANDED, int(now), was=(HANDING,)):

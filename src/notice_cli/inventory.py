@@ -227,7 +227,7 @@ class Cancelled(namedtuple("Cancelled", "targets notices refused forced recordin
         if targets.numbers and not targets.notices:
             return NotFound(f"no pending notice to {', '.join(sorted(targets.numbers))}")
         if self.refused:
-            return NotCancelled(f"{len(self.refused)} of {len(targets.notices)} notices left in the spool; cancel "
+            return NotCancelled(f"{len(self.refused)} of {len(self.notices) + len(self.refused)} notices left in the spool; cancel "
                                 "them once their call is over (or --force if Asterisk is not running)")
         return None
 

@@ -68,14 +68,18 @@ def content_id(number: str, recording: str, due: int) -> str:
 
 
 def check_notice_id(text: str) -> str:
-    import re
-
-    if not re.fullmatch(NOTICE_ID, text):
+    if not is_notice_id(text):
         raise InvalidInput(
             f"notice id {shown(text)} is not a notice id: letters, digits, '_' and '-', not starting "
             f"with '-', at most {MAX_ID} characters (e.g. 20261128094512-9f3a1c2b)"
         )
     return text
+
+
+def is_notice_id(text: str) -> bool:
+    import re
+
+    return isinstance(text, str) and re.fullmatch(NOTICE_ID, text) is not None
 
 
 def call_file_name(notice_id: str) -> str:

@@ -249,10 +249,14 @@ def uncancel(connection: sqlite3.Connection, notice_id: str, state: str, now: in
 
 
 def undo_replace(connection: sqlite3.Connection, old_id: str, new_id: str, state: str, now: int) -> None:
-    """Take back replace(): NEW_ID gone, OLD_ID in STATE again (its file could not be taken
-    back from Asterisk)."""
+    """Take back replace(): NEW_ID gone (or, if the engine has claimed it meanwhile, cancelled:
+    the engine takes its file back), OLD_ID in STATE again (its file could not be taken back
+    from Asterisk)."""
     with _transaction(connection, "the move could not be taken back"):
-        connection.execute("DELETE FROM notice WHERE id = ? AND state = ?", (new_id, QUEUED))
+        deleted = connection.execute("DELETE FROM notice WHERE id = ? AND state = ?", (new_id, QUEUED)).rowcount
+        if not deleted:
+            connection.execute("UPDATE notice SET state = ?, changed_at = ?, outcome = ? WHERE id = ? "
+                               "AND state IN (?, ?)", (CANCELLED, now, "move undone", new_id, HANDING, HANDED))
         connection.execute("UPDATE notice SET state = ?, changed_at = ?, outcome = NULL WHERE id = ?",
                            (state, now, old_id))
 

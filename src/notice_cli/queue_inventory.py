@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 
 from .callfile import parse, render
 from .errors import NotCancelled, NotFound
@@ -28,6 +29,7 @@ from .spool_writer import spool_call_file
 from .value import Value
 from .when import check_future, parse_when
 
+GONE_MEANWHILE = "it is no longer there"  # spool_reader.remove_call_file's word for a file gone
 MISSED_STATUS = "Missed"  # a missed notice's outcome in notice history, beside Asterisk's Statuses
 
 
@@ -47,8 +49,11 @@ def _existing_queue(settings: Settings) -> sqlite3.Connection | None:
 def queued(settings: Settings, picked: Picked = EVERYTHING, in_spool: frozenset[str] = frozenset()) -> list:
     """(due, notice) of the notices waiting in the queue and its inbox that PICKED picks,
     those in outgoing/ (ids IN_SPOOL: handed this moment) left out; each notice's calling is
-    record.QUEUED."""
+    record.QUEUED. The inbox is read before the queue, the way a notice moves, so that one
+    taken in meanwhile is found in the queue."""
     found: dict[str, tuple[int, SpooledNotice]] = {}
+    for name, data in call_file_bytes(inbox_folder(settings.data_dir), missing_ok=True):
+        _add(found, None, data, settings, picked, name)
     connection = _existing_queue(settings)
     if connection is not None:
         try:
@@ -56,9 +61,18 @@ def queued(settings: Settings, picked: Picked = EVERYTHING, in_spool: frozenset[
                 _add(found, entry.id, entry.call_file.encode("utf-8", "surrogateescape"), settings, picked)
         finally:
             connection.close()
-    for name, data in call_file_bytes(inbox_folder(settings.data_dir), missing_ok=True):
-        _add(found, None, data, settings, picked, name)
     return sorted(entry for notice_id, entry in found.items() if notice_id not in in_spool)
+
+
+def listing(settings: Settings, picked: Picked, spooled: Callable[[], list]) -> list:
+    """notice list in queue delivery: the queue's waiting notices, then SPOOLED() (the spool's
+    listing), read in the order a notice moves (inbox, queue, outgoing/), so that one the
+    engine hands meanwhile is listed from outgoing/ rather than lost between two reads; a
+    notice in both is listed once, from outgoing/."""
+    waiting = queued(settings, picked)
+    in_spool = spooled()
+    ids = frozenset(notice.id for _, notice in in_spool)
+    return merged(in_spool, [entry for entry in waiting if entry[1].id not in ids])
 
 
 def _add(found: dict, notice_id: str | None, data: bytes, settings: Settings, picked: Picked,
@@ -165,27 +179,30 @@ def queue_targets(settings: Settings, ids, numbers, now: float) -> QueueTargets:
     return QueueTargets(waiting, handed, unknown)
 
 
-def cancel_waiting(settings: Settings, targets: QueueTargets, now: float) -> tuple[list[SpooledNotice], list[str]]:
+def cancel_waiting(settings: Settings, targets: QueueTargets, now: float) -> tuple[list, list, list]:
     """Cancel the TARGETS waiting in the queue, and mark the handed ones cancelled ahead of the
     spool's cancel (which removes their files; restore_handed() takes the mark back for those
     Asterisk is calling). A crash in between leaves a cancelled notice whose file the engine
-    takes back at its next start. Returns the notices cancelled in the queue, and the ids of
-    those handed to Asterisk meanwhile (the spool's cancel is for them too)."""
+    takes back at its next start. A notice being handed (the engine writes its file this
+    moment) is refused. Returns the notices cancelled in the queue, the ids of those handed to
+    Asterisk meanwhile (the spool's cancel is for them too), and (id, why) of those refused."""
     connection = open_queue(settings.data_dir)
-    cancelled, handed_now = [], []
+    cancelled, handed_now, refused = [], [], []
     try:
         for entry in targets.waiting:
-            if mark(connection, entry.id, CANCELLED, int(now), "cancelled", was=(QUEUED, HANDING)):
+            if mark(connection, entry.id, CANCELLED, int(now), "cancelled", was=(QUEUED,)):
                 notice = read_notice(call_file_name(entry.id), entry.call_file, settings.channel)
                 if notice is not None:
                     cancelled.append(notice._replace(calling=QUEUED_STATE))
             elif mark(connection, entry.id, CANCELLED, int(now), "cancelled", was=(HANDED,)):
                 handed_now.append(entry.id)
+            else:  # the engine is writing its call file this moment: taken back, it could still ring
+                refused.append((entry.id, "it is being handed to Asterisk this moment; try again in a second"))
         for notice_id in targets.handed:
-            mark(connection, notice_id, CANCELLED, int(now), "cancelled", was=(HANDING, HANDED))
+            mark(connection, notice_id, CANCELLED, int(now), "cancelled", was=(HANDED,))
     finally:
         connection.close()
-    return cancelled, handed_now
+    return cancelled, handed_now, refused
 
 
 def restore_handed(settings: Settings, notice_ids, now: float) -> None:
@@ -263,6 +280,7 @@ def _move_handed(settings: Settings, connection, entry: Entry, due: int, now: fl
     The new notice is queued and the old one cancelled in one transaction, then the old file
     taken back; if Asterisk is calling it, both are undone (exit 6). A crash before the take-back
     leaves a cancelled notice whose file the engine removes at its next start."""
+    _check_takeable(settings, entry.id, now)  # first, so that a refused move changes nothing at all
     new_id = new_notice_id(now, os.urandom(4))
     new = Queued(new_id, entry.number, entry.recording, due, retimed(entry.call_file, new_id, due))
     if not replace(connection, entry.id, new, int(now), was=(HANDED,)):
@@ -270,18 +288,32 @@ def _move_handed(settings: Settings, connection, entry: Entry, due: int, now: fl
     reason = _take_from_spool(settings, entry.id, now)
     if reason:
         undo_replace(connection, entry.id, new_id, HANDED, int(now))
-        raise NotCancelled(f"notice {entry.id} not moved: {reason}")
-    # Gone from outgoing/ into the archive: Asterisk called it before the engine noted it (at
-    # its next look, or its next start): queued anew, it would be called twice.
-    if os.path.lexists(os.path.join(settings.spool_dir, ARCHIVE, call_file_name(entry.id))):
-        undo_replace(connection, entry.id, new_id, HANDED, int(now))
-        raise NotFound(f"notice {entry.id} is no longer pending: Asterisk has called it (notice show {entry.id})")
+        raise _not_moved(entry.id, reason)
     return Moved(entry.id, new_id, due, entry.number)
+
+
+def _not_moved(notice_id: str, reason: str) -> NotCancelled | NotFound:
+    """The error of a move whose old call file could not be taken back for REASON."""
+    if reason == GONE_MEANWHILE:  # into the archive, most likely: queued anew, it would ring twice
+        return NotFound(f"notice {notice_id} is no longer pending: Asterisk has called it (notice show {notice_id})")
+    return NotCancelled(f"notice {notice_id} not moved: {reason}")
+
+
+def _check_takeable(settings: Settings, notice_id: str, now: float) -> None:
+    """_not_moved() unless NOTICE_ID's call file is in outgoing/ and may be taken back now."""
+    folder, name = outgoing(settings), call_file_name(notice_id)
+    for _, text, mtime in call_file_texts(folder, [name]):
+        notice = read_notice(name, text, settings.channel)
+        reason = "it is no longer a notice of ours" if notice is None else refusal(notice, mtime, now)
+        if reason:
+            raise _not_moved(notice_id, reason)
+        return
+    raise _not_moved(notice_id, GONE_MEANWHILE)
 
 
 def _take_from_spool(settings: Settings, notice_id: str, now: float) -> str | None:
     """Remove NOTICE_ID's call file from outgoing/ unless Asterisk is calling it (or may be
-    starting to); why not, or None once it is gone."""
+    starting to); why not (GONE_MEANWHILE: it is not there), or None once removed."""
     folder, name = outgoing(settings), call_file_name(notice_id)
 
     def check(text: str, mtime: float) -> str | None:
@@ -291,7 +323,7 @@ def _take_from_spool(settings: Settings, notice_id: str, now: float) -> str | No
     reason = remove_call_file(folder, name, check)
     if reason is None:
         sync_folder(folder)
-    return None if reason == "it is no longer there" else reason
+    return reason
 
 
 def _move_in_spool(settings: Settings, notice_id: str, due: int, now: float) -> Moved:
@@ -315,7 +347,7 @@ def _move_in_spool(settings: Settings, notice_id: str, due: int, now: float) -> 
     if reason:
         os.unlink(path)
         sync_folder(folder)
-        raise NotCancelled(f"notice {notice_id} not moved: {reason}")
+        raise _not_moved(notice_id, reason)
     return Moved(notice_id, new_id, due, notice.number)
 
 

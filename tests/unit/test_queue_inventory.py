@@ -34,11 +34,26 @@ def test_a_notice_handed_while_cancel_asked_is_cancelled_and_named_for_the_spool
     targets = queue_targets(settings, ["q1", "q2", "nobody"], [], now)
     assert ([entry.id for entry in targets.waiting], targets.handed, targets.unknown) == (["q1", "q2"], [], ["nobody"])
     site.engine().step(now)  # meanwhile the engine hands q1
-    cancelled, handed_now = cancel_waiting(settings, targets, now)
-    assert ([notice.id for notice in cancelled], handed_now) == (["q2"], ["q1"])
+    cancelled, handed_now, refused = cancel_waiting(settings, targets, now)
+    assert ([notice.id for notice in cancelled], handed_now, refused) == (["q2"], ["q1"], [])
     assert site.states() == {"q1": ("cancelled", "cancelled"), "q2": ("cancelled", "cancelled")}
     restore_handed(settings, ["q1"], now)  # the spool's cancel found Asterisk calling it
-    assert site.states()["q1"][0] == "handed"
+    assert site.states()["q1"] == ("handed", None)
+
+
+def test_a_notice_being_handed_is_not_cancelled_but_refused_and_named(site):
+    """The engine writes its call file this moment: taken back then, it could still ring."""
+    now = int(time.time())
+    site.enqueue(site.notice("q1", now + 30))
+    settings = site.settings()
+    targets = queue_targets(settings, ["q1"], [], now)
+    connection = queue.open_queue(str(site.data_dir))
+    queue.claim_due(connection, now + 60, 1, now)  # the engine claims it meanwhile
+    connection.close()
+    cancelled, handed_now, refused = cancel_waiting(settings, targets, now)
+    assert (cancelled, handed_now) == ([], [])
+    assert refused == [("q1", "it is being handed to Asterisk this moment; try again in a second")]
+    assert site.states()["q1"] == ("handing", None)
 
 
 def test_move_leaves_a_notice_being_handed_to_the_engine(site):
