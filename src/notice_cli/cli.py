@@ -434,7 +434,8 @@ class ImportProgress:
 @with_settings(*RECORDING_FOLDERS, "recording_retention")
 def gc_command(settings):
     """Remove the staging files that killed notice-spool or import runs left in the
-    spool's tmp/ folder (notice-*.call; Asterisk never reads tmp/). A writer holds a
+    spool's tmp/ folder (notice-*.call; Asterisk never reads tmp/), and in queue
+    delivery those notice-spool left in data_dir's tmp/. A writer holds a
     lock on its staging file until it is in outgoing/, so a file is removed only when
     its writer is gone and it has not changed for 10 seconds: a notice being written
     is never touched.
@@ -450,14 +451,17 @@ def gc_command(settings):
       notice gc --spool-dir /var/spool/asterisk --recording-retention 7
     """
     from .cleanup import collect
-    from .spool_writer import clean_staging
+    from .spool_writer import clean_queue_staging, clean_staging
 
     now = time.time()
-    cleaned = clean_staging(settings.spool_dir, now)
-    line = f"removed {len(cleaned.removed)} leftover staging file{'s' if len(cleaned.removed) != 1 else ''} from {cleaned.folder}"
-    if cleaned.busy:
-        line += f"; {len(cleaned.busy)} being written, left alone"
-    print(line)
+    folders = [clean_staging(settings.spool_dir, now)]
+    if settings.delivery == QUEUE:
+        folders.append(clean_queue_staging(settings.data_dir, now))
+    for cleaned in folders:
+        line = f"removed {len(cleaned.removed)} leftover staging file{'s' if len(cleaned.removed) != 1 else ''} from {cleaned.folder}"
+        if cleaned.busy:
+            line += f"; {len(cleaned.busy)} being written, left alone"
+        print(line)
     print(collect(settings, now).report())
 
 

@@ -323,8 +323,20 @@ class Cleaned(Value):
 def clean_staging(spool_dir: str, now: float, grace: float = STAGING_GRACE) -> Cleaned:
     """Remove the staging files of ours (notice-*.call) in <spool>/tmp whose writer is gone:
     no process holds their lock and they have not changed for GRACE seconds before NOW."""
-    folder = os.path.join(spool_dir, STAGING)
     _check_folder(os.path.join(spool_dir, OUTGOING))  # a wrong spool_dir is not an empty tmp/
+    return _clean_folder(os.path.join(spool_dir, STAGING), now, grace,
+                         lambda problem: explain(problem, spool_dir, "remove"))
+
+
+def clean_queue_staging(data_dir: str, now: float, grace: float = STAGING_GRACE) -> Cleaned:
+    """clean_staging() for <data_dir>/tmp, where notice-spool stages in queue delivery
+    (queue_call_file): a killed one leaves its file there, not in the spool's tmp/."""
+    folder = os.path.join(data_dir, STAGING)
+    return _clean_folder(folder, now, grace, lambda problem: explain_failure(
+        problem, problem.filename or folder, "remove", "the user notice-spool runs as, or fix data_dir's owner"))
+
+
+def _clean_folder(folder: str, now: float, grace: float, explained: Callable[[OSError], str]) -> Cleaned:
     removed, busy = [], []
     for name in names_in(folder, missing_ok=True):
         if not (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)):
@@ -333,7 +345,7 @@ def clean_staging(spool_dir: str, now: float, grace: float = STAGING_GRACE) -> C
         try:
             outcome = _reclaim(path, now - grace)
         except OSError as problem:
-            raise SpoolError(explain(problem, spool_dir, "remove")) from None
+            raise SpoolError(explained(problem)) from None
         if outcome == REMOVED:
             removed.append(path)
         elif outcome == BUSY:
