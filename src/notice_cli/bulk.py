@@ -173,13 +173,50 @@ def known_ids(settings: Settings) -> dict[str, str]:
     return known
 
 
+class InQueue:
+    """The ids known to the spool (SPOOLED, a dict) and, asked one at a time, to the queue in
+    DATA_DIR (queue delivery): an import run again skips a notice still queued, even one past
+    its time while the engine was down, rather than refuse its row as in the past."""
+
+    def __init__(self, data_dir: str, spooled: dict[str, str]):
+        from .queue import FILE_NAME, open_queue
+
+        self.spooled = spooled
+        self.found: dict[str, str | None] = {}
+        self.connection = open_queue(data_dir) if os.path.exists(os.path.join(data_dir, FILE_NAME)) else None
+
+    def __contains__(self, notice_id: str) -> bool:
+        return self[notice_id] is not None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+    def __getitem__(self, notice_id: str) -> str | None:
+        if notice_id in self.spooled:
+            return self.spooled[notice_id]
+        if notice_id not in self.found:
+            from .queue import known
+
+            state = known(self.connection, [notice_id]).get(notice_id) if self.connection else None
+            self.found[notice_id] = None if state is None else f"{state} in the queue"
+        return self.found[notice_id]
+
+
 def import_notices(lines: Iterable[str], source: str, settings: Settings, now: float,
                    skip_invalid: bool = False, progress: Callable[[int], None] | None = None,
                    planned: Callable[[Plan], None] | None = None) -> Imported:
     """Check every row of the CSV LINES, then spool all their notices: nothing if a row is
     invalid (InvalidRows, one problem per row) unless SKIP_INVALID. PLANNED(plan) is told of
     the plan before spooling; PROGRESS(n) after each durable n notices."""
-    checked = plan(read_rows(lines, source), settings, now, known_ids(settings))
+    known = known_ids(settings)
+    if settings.delivery == QUEUE:
+        known = InQueue(settings.data_dir, known)
+    try:
+        checked = plan(read_rows(lines, source), settings, now, known)
+    finally:
+        if isinstance(known, InQueue):
+            known.close()
     if checked.problems and not skip_invalid:
         raise InvalidRows(f"{_count(len(checked.problems), 'invalid row')} in {source}; nothing was imported "
                           "(correct them, or use --skip-invalid to import the valid rows)", checked.problems)

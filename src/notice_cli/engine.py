@@ -120,6 +120,13 @@ class Engine:
         # A cancel older than a day whose file is still there has rung by now, if Asterisk runs.
         self._take_back_cancelled(changed_since(self.connection, CANCELLED, int(now) - 86400), now)
         self.cancelled_checked = now
+        # The start seconds an engine before this one gave: its files still to start keep them,
+        # so that call_rate holds across a restart.
+        present = mtimes_in(self.outgoing)
+        for entry in in_state(self.connection, HANDED):
+            mtime = present.get(call_file_name(entry.id))
+            if mtime is not None and mtime > now:
+                self.starts.take(int(mtime), now)
 
     def _take_back_cancelled(self, entries, now: float) -> None:
         """A notice cancel or move marked cancelled and then, killed, never took back: its

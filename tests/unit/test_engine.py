@@ -268,3 +268,15 @@ def test_notice_run_hands_a_due_notice_refuses_a_second_engine_and_stops_cleanly
     assert "notice run: handed 1 notice(s) to Asterisk" in lines and lines[-1] == "notice run: stopped"
     assert engine_running(str(site.data_dir)) is None
     assert site.states() == {"n1": ("handed", None)}
+
+
+def test_call_rate_holds_across_a_restart_of_the_engine(site):
+    """A new engine counts the start seconds its predecessor gave to files still waiting."""
+    site.enqueue(*(site.notice(f"r{index}", NOW + 20) for index in range(4)))
+    site.engine(call_rate=2).step(NOW)  # hands r0 r1 for NOW+20, r2 r3 for NOW+21
+    site.enqueue(*(site.notice(f"s{index}", NOW + 20) for index in range(2)))
+    again = site.engine(call_rate=2)
+    again.recover(NOW + 1)
+    again.step(NOW + 1)
+    seconds = sorted(site.mtime(name[len("notice-"):-len(".call")]) for name in site.handed())
+    assert seconds == [NOW + 20, NOW + 20, NOW + 21, NOW + 21, NOW + 22, NOW + 22]

@@ -245,6 +245,20 @@ def test_an_import_queues_every_row_and_run_again_skips_them_all(site):
         (f"7999{n:07d}", f"2099-03-04T05:{n:02d}:00+00:00", "queued") for n in range(40)]
 
 
+def test_an_import_run_again_after_its_times_skips_the_notices_still_queued(site):
+    """The engine was down past the notices' times: an import run again finds them in the
+    queue and skips them, rather than refusing their rows as in the past."""
+    rows = rows_file(site, count=3)
+    settings = site.settings()
+    with open(rows) as lines:
+        assert bulk.import_notices(lines, "rows.csv", settings, MAY_6 - 86400 * 90).spooled == 3
+    after_their_times = MAY_6
+    with open(rows) as lines:
+        again = bulk.import_notices(lines, "rows.csv", settings, after_their_times)
+    assert (again.spooled, again.skipped, again.invalid) == (0, 3, 0)
+    assert queued_count(site) == 3
+
+
 def failing_insert(site, nth: int) -> sqlite3.Connection:
     """The queue, with a trigger that fails its NTH insert as a full disk would (DROP TRIGGER fail
     on the connection returned ends it)."""
