@@ -604,6 +604,6 @@ def test_gc_keeps_an_old_dialplan_recording_that_only_a_queued_notice_plays(site
     os.utime(in_inbox + ".wav", (time.time() - 40 * 86400,) * 2)
     done = run("gc")
     assert (done.exit_code, done.stderr) == (0, "")
-    assert done.stdout.splitlines()[1] == (f"removed 1 recording unused for 30 days from {site.recordings} "
+    assert done.stdout.splitlines()[-1] == (f"removed 1 recording unused for 30 days from {site.recordings} "
                                            "(kept: 2 played by pending notices)")
     assert sorted(os.listdir(site.recordings)) == ["hello.wav", "rec_1.1.wav", "rec_3.3.wav"]
