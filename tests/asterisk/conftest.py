@@ -130,7 +130,7 @@ def asterisk_figures():
 
 def pytest_terminal_summary(terminalreporter):
     if ASTERISK_FIGURES:
-        terminalreporter.section("Asterisk: fuzzed call files")
+        terminalreporter.section("Asterisk: fuzzed call files, engine kills")
         for line in ASTERISK_FIGURES:
             terminalreporter.write_line(line)
     if not FIRING_DELAYS:
