@@ -91,21 +91,42 @@ def open_queue(data_dir: str) -> sqlite3.Connection:
 
 def _check_or_create(connection: sqlite3.Connection, path: str) -> None:
     try:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if (application_id, version, tables) == (0, 0, 0):  # a new, empty file: ours to lay out
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
-            _owned_like_folder(path)
-            return
+        marks = _marks(connection)
+        if marks == (0, 0, 0):  # a new, empty file: ours to lay out
+            _lay_out(connection, path)
+            marks = _marks(connection)
     except sqlite3.Error as problem:
         raise SpoolError(_explained(problem, path)) from None
+    application_id, version, _ = marks
     if application_id != APPLICATION_ID:
         raise SpoolError(f"{path} is not a notice-cli queue (another program's file?); move it away or set data_dir")
     if version != SCHEMA_VERSION:
         raise SpoolError(f"{path} is a queue of schema {version}, this notice-cli reads schema {SCHEMA_VERSION}; "
                          "run the notice-cli that made it")
+
+
+def _marks(connection: sqlite3.Connection) -> tuple[int, int, int]:
+    """The file's application_id, user_version and number of schema objects."""
+    return (connection.execute("PRAGMA application_id").fetchone()[0],
+            connection.execute("PRAGMA user_version").fetchone()[0],
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+
+
+def _lay_out(connection: sqlite3.Connection, path: str) -> None:
+    """SCHEMA into the empty file, under the write lock and only if it is still empty: two
+    commands that find no queue at the same moment make one, not a failure."""
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    _owned_like_folder(path)
 
 
 def _owned_like_folder(path: str) -> None:

@@ -175,3 +175,15 @@ def test_uncancel_puts_a_cancelled_notice_back_with_no_outcome_and_nothing_else(
     assert queue.find(connection, "n1")[5:] == (queue.HANDED, NOW + 1, None)
     assert not queue.uncancel(connection, "n2", queue.HANDED, NOW + 1)  # queued, not cancelled: left as it is
     assert queue.find(connection, "n2").state == queue.QUEUED
+
+
+def test_two_commands_that_find_no_queue_at_the_same_moment_make_one(tmp_path):
+    """Both see an empty file before either lays it out: the second finds it laid out."""
+    first, second = (sqlite3.connect(tmp_path / queue.FILE_NAME, isolation_level=None) for _ in range(2))
+    assert queue._marks(first) == queue._marks(second) == (0, 0, 0)
+    queue._lay_out(first, str(tmp_path / queue.FILE_NAME))
+    queue._lay_out(second, str(tmp_path / queue.FILE_NAME))  # no "table notice already exists"
+    assert queue._marks(second) == (queue.APPLICATION_ID, queue.SCHEMA_VERSION, queue._marks(first)[2])
+    first.close()
+    second.close()
+    queue.open_queue(str(tmp_path)).close()
