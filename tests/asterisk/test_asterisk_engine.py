@@ -34,7 +34,9 @@ MESSAGE_SECONDS = 6.0
 SHORT = "message-1500ms"
 SHORT_SECONDS = 1.5
 CHANNEL = "Local/{number}@trunk"
-CAMPAIGN = 120  # notices, all for the same second: the campaign
+CAMPAIGN_NEWEST = 120  # notices, all for the same second: the campaign
+CAMPAIGN_OLDER = 40
+NEWEST = "sid"  # the sandbox of the newest Asterisk (22)
 SLACK_FACTOR, SLACK_SECONDS = 1.6, 20  # the bound: 1.6 x the ideal + 20 s
 # The far-future notices of the third test: 10,000 in a CI run; the full run is 100,000.
 FAR_NOTICES = int(os.environ.get("NOTICE_FAR_NOTICES", "10000"))
@@ -192,23 +194,26 @@ def marks_of(asterisk: AsteriskSandbox) -> TrunkMarks:
 # --- 1. the campaign ----------------------------------------------------------------------------
 
 def test_a_campaign_of_120_notices_for_one_second_is_paced_to_a_10_channel_trunk(asterisk, delivery):
-    phone = asterisk.phone("client").answer(calls=CAMPAIGN, timeout=600)
-    ideal = CAMPAIGN / TRUNK_CHANNELS * MESSAGE_SECONDS
+    # The 120 on the newest Asterisk; on an older one 40, the same pacing in a third of
+    # the time (make test's budget).
+    campaign = CAMPAIGN_NEWEST if asterisk.chroot.name == NEWEST else CAMPAIGN_OLDER
+    phone = asterisk.phone("client").answer(calls=campaign, timeout=600)
+    ideal = campaign / TRUNK_CHANNELS * MESSAGE_SECONDS
     bound = SLACK_FACTOR * ideal + SLACK_SECONDS
-    ids = [f"campaign-{n:03d}" for n in range(CAMPAIGN)]
+    ids = [f"campaign-{n:03d}" for n in range(campaign)]
     with delivery.engine(max_calls=TRUNK_CHANNELS, lead=5):
         due = whole_second_ahead(6)
         report = delivery.import_notices((notice_id, str(7100000 + n), MESSAGE, iso(due))
                                          for n, notice_id in enumerate(ids))
-        assert report.startswith(f"spooled {CAMPAIGN} notices")
+        assert report.startswith(f"spooled {campaign} notices")
         statuses = delivery.wait_archived(ids, timeout=bound + 60 - (time.time() - due))
         time.sleep(1)  # the engine notes the last outcomes within a tick
         status = delivery.status()
     marks = marks_of(asterisk).of(ids)
     duration = max(delivery.archive_times(statuses)) - due if statuses else float("inf")
-    print(f"\ncampaign on {asterisk.chroot.name}: {len(statuses)} of {CAMPAIGN} notices archived, "
+    print(f"\ncampaign on {asterisk.chroot.name}: {len(statuses)} of {campaign} notices archived, "
           f"{list(statuses.values()).count('Completed')} Completed; done {duration:.1f} s after its second; "
-          f"ideal {ideal:.0f} s ({CAMPAIGN} / {TRUNK_CHANNELS} channels x {MESSAGE_SECONDS:.0f} s), "
+          f"ideal {ideal:.0f} s ({campaign} / {TRUNK_CHANNELS} channels x {MESSAGE_SECONDS:.0f} s), "
           f"ratio {duration / ideal:.2f} (bound {bound:.1f} s); at most {marks.most_at_once()} calls at once; "
           f"{len(marks.refused)} refused by the trunk; {len(marks.started)} calls taken")
 
@@ -222,8 +227,8 @@ def test_a_campaign_of_120_notices_for_one_second_is_paced_to_a_10_channel_trunk
     assert max(mark.in_use for mark in marks.started) <= TRUNK_CHANNELS
     assert min(mark.at for mark in marks.started) >= due  # never before its second
     assert duration <= bound
-    assert (status["queued"], status["handed"]) == (0, 0) and status["finished"] == CAMPAIGN
-    assert phone.wait(10) == 0 and len(phone.invites()) == CAMPAIGN
+    assert (status["queued"], status["handed"]) == (0, 0) and status["finished"] == campaign
+    assert phone.wait(10) == 0 and len(phone.invites()) == campaign
 
 
 # --- 2. call_rate -------------------------------------------------------------------------------

@@ -55,7 +55,10 @@ from notice_cli.queue import FINISHED, HANDED, HANDING, QUEUED, counts, in_state
 from notice_cli.spool import INBOX, STAGING
 from notice_cli.spool_writer import STAGING_GRACE
 
-KILLS = int(os.environ.get("NOTICE_ENGINE_KILLS", "200"))
+KILLS = int(os.environ.get("NOTICE_ENGINE_KILLS", "200"))  # on the newest Asterisk (sid: 22)
+# On an older one (bullseye: 16) a quarter as many: the engine is the same Python, only
+# Asterisk's side differs, and make test keeps to its time (README, "Reliability").
+OLDER_KILLS = max(KILLS // 4, 20)
 SEED = int(os.environ.get("NOTICE_ENGINE_SEED") or random.SystemRandom().randrange(2**32))
 KILL_WITHIN = 0.4  # seconds: an engine's life, drawn uniformly up to this (see engine_life)
 IN_HAND_OFF = 0.8  # the shares of the lives killed in each way (engine_life)
@@ -323,7 +326,7 @@ class Lives:
 
     def report(self, suite: str, notices: int, reported: int, files: int, calls: int, twice: int, lost: int,
                took: str) -> list[str]:
-        return [f"engine kills, {suite}: notice run SIGKILLed {KILLS} times ({self.paced} lives paced), {took} "
+        return [f"engine kills, {suite}: notice run SIGKILLed {sum(self.landed.values())} times ({self.paced} lives paced), {took} "
                 f"(seed {SEED}); {notices} notices queued ({reported} reported, {files} import files), {calls} "
                 f"calls, {twice} twice, {lost} lost; {self.again} lives handed again what a kill cut short, "
                 f"{self.called} of them after Asterisk had called some of it",
@@ -331,10 +334,11 @@ class Lives:
 
 
 def kill_engines(asterisk, env: dict, rng: random.Random) -> Lives:
-    """KILLS engine lives, each paced or not, each started at once after the kill before it (but
-    see DOWN_SHARE)."""
+    """KILLS engine lives (OLDER_KILLS on an older Asterisk), each paced or not, each started at
+    once after the kill before it (but see DOWN_SHARE)."""
     lives = Lives()
-    while sum(lives.landed.values()) < KILLS:
+    kills = KILLS if asterisk.chroot.name == "sid" else OLDER_KILLS
+    while sum(lives.landed.values()) < kills:
         pace = rng.choice((PACED, UNLIMITED))
         lives.paced += pace is PACED
         code, err = engine_life({**env, **pace}, rng, asterisk.spool_dir)
