@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from .errors import NoticeError, SpoolError, EXIT_ENGINE_RUNNING
 from .inbox import as_written, take_inbox
-from .inventory import refusal
+from .inventory import file_refusal
 from .pacing import StartSeconds, is_late, room
 from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, changed_since, claim_due, in_state, mark,
                     miss_overdue,
@@ -39,7 +39,7 @@ from .notice import call_file_name, is_notice_id
 from .record import read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, explain_failure, missing_data_dir
-from .spool_reader import read_call_file, remove_call_file
+from .spool_reader import GONE, read_call_file, remove_call_file
 from .spool_writer import spool_call_files
 
 LOCK_FILE = "engine.lock"
@@ -54,9 +54,8 @@ GONE_AFTER = 5
 # short before their files left outgoing/ (a cancel killed between its two steps).
 CANCELLED_CHECK = 10
 RETRY_PAUSE = 5  # seconds after a failed step
-HAND_BATCH = 500
+HAND_BATCH = 500  # notices claimed and handed in one step: a step stays short
 HAND_TRIES = 3  # failed hand-offs of one notice before it is failed for good
-GONE_MEANWHILE = "it is no longer there"  # spool_reader.remove_call_file's word for it  # notices claimed and handed in one step: a step stays short
 
 
 class EngineRunning(NoticeError):
@@ -275,18 +274,19 @@ class Engine:
         name = call_file_name(notice_id)
 
         def check(text: str, mtime: float) -> str | None:
+            if not stalled:
+                return file_refusal(name, text, mtime, now)
+            # Asterisk has not touched the file for STALL seconds: only a running call stays.
             notice = read_notice(name, text)
             if notice is None:
-                return "not a notice's call file"
-            if stalled:  # Asterisk has not touched the file for STALL seconds
-                return f"Asterisk is calling {notice.number}" if notice.calling else None
-            return refusal(notice, mtime, now)
+                return "it is no longer a notice of ours"
+            return f"Asterisk is calling {notice.number}" if notice.calling else None
 
         reason = remove_call_file(self.outgoing, name, check)
         if reason is None:
             return True
         # Gone meanwhile: archived by Asterisk (follow_handed() reads its outcome) or removed.
-        if reason != GONE_MEANWHILE and notice_id not in self.left:  # said once, not at every look
+        if reason != GONE and notice_id not in self.left:  # said once, not at every look
             self.left.add(notice_id)
             self.say(f"left {notice_id} ({why}) in outgoing/: {reason}")
         return False

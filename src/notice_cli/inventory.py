@@ -197,6 +197,13 @@ def refusal(notice: SpooledNotice, mtime: float, now: float) -> str | None:
     return None
 
 
+def file_refusal(name: str, text: str, mtime: float, now: float, channel_template: str | None = None) -> str | None:
+    """refusal() of the call file NAME in outgoing/ as it is now (TEXT, MTIME); one that is no
+    notice of ours is refused too."""
+    notice = read_notice(name, text, channel_template)
+    return "it is no longer a notice of ours" if notice is None else refusal(notice, mtime, now)
+
+
 class Cancelled(namedtuple("Cancelled", "targets notices refused forced recordings")):
     """What cancel() did with its TARGETS: the NOTICES cancelled; (id, why) of those REFUSED,
     left in the spool because Asterisk is calling them or may be starting to; the ids of the

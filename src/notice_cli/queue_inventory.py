@@ -16,7 +16,7 @@ from .callfile import parse, render
 from .errors import NotCancelled, NotFound
 from .found import Found
 from .inbox import inbox_folder, opened_queue
-from .inventory import EVERYTHING, Picked, outgoing, refusal
+from .inventory import EVERYTHING, Picked, file_refusal, outgoing, refusal
 from .notice import DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id, new_notice_id
 from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry, Queued, counts, due_between,
                     find as find_entry, first_due, in_state, listed, mark, open_queue, replace, reschedule,
@@ -24,12 +24,11 @@ from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry
 from .record import QUEUED as QUEUED_STATE, SpooledNotice, read_listed, read_notice
 from .settings import QUEUE, Settings
 from .spool import ARCHIVE, sync_folder
-from .spool_reader import call_file_bytes, call_file_texts, read_call_file, remove_call_file, mtime_of
+from .spool_reader import GONE, call_file_bytes, call_file_texts, read_call_file, remove_call_file, mtime_of
 from .spool_writer import spool_call_file
 from .value import Value
 from .when import check_future, parse_when
 
-GONE_MEANWHILE = "it is no longer there"  # spool_reader.remove_call_file's word for a file gone
 MISSED_STATUS = "Missed"  # a missed notice's outcome in notice history, beside Asterisk's Statuses
 
 
@@ -51,9 +50,7 @@ def queued(settings: Settings, picked: Picked = EVERYTHING, in_spool: frozenset[
     those in outgoing/ (ids IN_SPOOL: handed this moment) left out; each notice's calling is
     record.QUEUED. The inbox is read before the queue, the way a notice moves, so that one
     taken in meanwhile is found in the queue."""
-    found: dict[str, tuple[int, SpooledNotice]] = {}
-    for name, data in call_file_bytes(inbox_folder(settings.data_dir), missing_ok=True):
-        _add(found, None, data, settings, picked, name)
+    found = _in_inbox(settings, picked)
     connection = _existing_queue(settings)
     if connection is not None:
         try:
@@ -294,7 +291,7 @@ def _move_handed(settings: Settings, connection, entry: Entry, due: int, now: fl
 
 def _not_moved(notice_id: str, reason: str) -> NotCancelled | NotFound:
     """The error of a move whose old call file could not be taken back for REASON."""
-    if reason == GONE_MEANWHILE:  # into the archive, most likely: queued anew, it would ring twice
+    if reason == GONE:  # into the archive, most likely: queued anew, it would ring twice
         return NotFound(f"notice {notice_id} is no longer pending: Asterisk has called it (notice show {notice_id})")
     return NotCancelled(f"notice {notice_id} not moved: {reason}")
 
@@ -303,24 +300,19 @@ def _check_takeable(settings: Settings, notice_id: str, now: float) -> None:
     """_not_moved() unless NOTICE_ID's call file is in outgoing/ and may be taken back now."""
     folder, name = outgoing(settings), call_file_name(notice_id)
     for _, text, mtime in call_file_texts(folder, [name]):
-        notice = read_notice(name, text, settings.channel)
-        reason = "it is no longer a notice of ours" if notice is None else refusal(notice, mtime, now)
+        reason = file_refusal(name, text, mtime, now, settings.channel)
         if reason:
             raise _not_moved(notice_id, reason)
         return
-    raise _not_moved(notice_id, GONE_MEANWHILE)
+    raise _not_moved(notice_id, GONE)
 
 
 def _take_from_spool(settings: Settings, notice_id: str, now: float) -> str | None:
     """Remove NOTICE_ID's call file from outgoing/ unless Asterisk is calling it (or may be
-    starting to); why not (GONE_MEANWHILE: it is not there), or None once removed."""
+    starting to); why not (GONE: it is not there), or None once removed."""
     folder, name = outgoing(settings), call_file_name(notice_id)
 
-    def check(text: str, mtime: float) -> str | None:
-        notice = read_notice(name, text, settings.channel)
-        return "it is no longer a notice of ours" if notice is None else refusal(notice, mtime, now)
-
-    reason = remove_call_file(folder, name, check)
+    reason = remove_call_file(folder, name, lambda text, mtime: file_refusal(name, text, mtime, now, settings.channel))
     if reason is None:
         sync_folder(folder)
     return reason
@@ -372,10 +364,15 @@ class Health(Value):
 
 def _inbox_only(settings: Settings) -> list:
     """(due, notice) of the notices in the inbox, not yet in the queue, in due order."""
-    found: dict = {}
+    return sorted(_in_inbox(settings, EVERYTHING).values())
+
+
+def _in_inbox(settings: Settings, picked: Picked) -> dict[str, tuple[int, SpooledNotice]]:
+    """{id: (due, notice)} of the notices in the inbox that PICKED picks."""
+    found: dict[str, tuple[int, SpooledNotice]] = {}
     for name, data in call_file_bytes(inbox_folder(settings.data_dir), missing_ok=True):
-        _add(found, None, data, settings, EVERYTHING, name)
-    return sorted(found.values())
+        _add(found, None, data, settings, picked, name)
+    return found
 
 
 def _entry_of(notice: SpooledNotice) -> Entry:
@@ -386,8 +383,7 @@ def health(settings: Settings, now: float) -> Health:
     from .engine import STALL, engine_running
 
     engine = engine_running(settings.data_dir) if os.path.isdir(settings.data_dir) else None
-    in_inbox = queued(settings, EVERYTHING) if not os.path.exists(os.path.join(settings.data_dir, FILE_NAME)) else \
-        _inbox_only(settings)
+    in_inbox = _inbox_only(settings)
     inbox = len(in_inbox)
     first_in_inbox = in_inbox[0] if in_inbox else None
     connection = _existing_queue(settings)

@@ -179,6 +179,9 @@ def mtime_of(folder: str, name: str) -> float | None:
         raise SpoolError(explain(problem, folder, "read")) from None
 
 
+GONE = "it is no longer there"  # remove_call_file()'s reason for a file gone meanwhile
+
+
 def remove_call_file(folder: str, name: str, refusal: Callable[[str, float], str | None]) -> str | None:
     """Remove the regular file FOLDER/NAME unless REFUSAL(its text, its mtime) gives a reason
     not to, checked on the file as it is right now; return that reason, or None once removed
@@ -187,13 +190,13 @@ def remove_call_file(folder: str, name: str, refusal: Callable[[str, float], str
     try:
         found = _text_and_mtime(folder, name)
         if found is None:
-            return "it is no longer there"
+            return GONE
         reason = refusal(*found)
         if reason:
             return reason
         os.unlink(path)
     except FileNotFoundError:
-        return "it is no longer there"
+        return GONE
     except OSError as problem:
         raise SpoolError(explain(problem, folder, "remove")) from None
     return None

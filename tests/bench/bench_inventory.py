@@ -95,17 +95,23 @@ def main() -> int:
         parser.error("--sizes takes numbers separated by commas")
     if args.rounds < 1 or args.import_rows < 1 or min(sizes) < 1:
         parser.error("--rounds, --import-rows and --sizes must be at least 1")
+    return in_bench_folder(args.dir, lambda base: run(args, sizes, base), BenchError, CheckFailed)
+
+
+def in_bench_folder(parent: str, work, unable, failed) -> int:
+    """WORK(a temporary folder in PARENT, removed after): its exit code, or 2 when the bench
+    cannot run (UNABLE: an exception class or a tuple of them) and 1 when a check FAILED."""
     try:
-        base = Path(tempfile.mkdtemp(prefix="notice-bench-", dir=args.dir))
+        base = Path(tempfile.mkdtemp(prefix="notice-bench-", dir=parent))
     except OSError as problem:
-        print(f"bench: cannot run: no temporary folder in {args.dir}: {problem}", file=sys.stderr)
+        print(f"bench: cannot run: no temporary folder in {parent}: {problem}", file=sys.stderr)
         return 2
     try:
-        return run(args, sizes, base)
-    except BenchError as problem:
+        return work(base)
+    except unable as problem:
         print(f"bench: cannot run: {problem}", file=sys.stderr)
         return 2
-    except CheckFailed as problem:
+    except failed as problem:
         print(f"bench: FAIL: {problem}", file=sys.stderr)
         return 1
     finally:

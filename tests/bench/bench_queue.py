@@ -62,7 +62,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -116,21 +115,7 @@ def main() -> int:
     if min(args.rounds, args.import_rows, args.calls) < 1 or args.queued < SMALL or args.idle <= 0:
         parser.error(f"--rounds, --import-rows and --calls must be at least 1, --queued at least {SMALL}, "
                      "--idle more than 0")
-    try:
-        base = Path(tempfile.mkdtemp(prefix="notice-bench-", dir=args.dir))
-    except OSError as problem:
-        print(f"bench: cannot run: no temporary folder in {args.dir}: {problem}", file=sys.stderr)
-        return 2
-    try:
-        return run(args, base)
-    except UNABLE as problem:
-        print(f"bench: cannot run: {problem}", file=sys.stderr)
-        return 2
-    except FAILED as problem:
-        print(f"bench: FAIL: {problem}", file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    return inventory.in_bench_folder(args.dir, lambda base: run(args, base), UNABLE, FAILED)
 
 
 def run(args, base: Path) -> int:
