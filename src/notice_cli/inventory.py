@@ -122,9 +122,17 @@ def _by_time(listed: list[Listed], unknown: list[Listed]) -> list[Listed]:
     return listed
 
 
+def spool_file_name(settings: Settings, notice_id: str) -> str:
+    """The name of NOTICE_ID's call file in Asterisk's spool now: in reported delivery, that of
+    its current attempt (notice-<id>.<k>.call, outcomes.current_attempt)."""
+    from .outcomes import current_attempt
+
+    return call_file_name(notice_id, current_attempt(settings.data_dir, check_notice_id(notice_id)))
+
+
 def find(settings: Settings, notice_id: str) -> Found:
     """The notice NOTICE_ID, pending or finished; NotFound if neither."""
-    name = call_file_name(check_notice_id(notice_id))
+    name = spool_file_name(settings, notice_id)
     for is_pending, folder in ((True, outgoing(settings)), (False, archive(settings))):
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
@@ -157,7 +165,7 @@ def cancel_targets(settings: Settings, named: Iterable[str], numbers: Iterable[s
     folder = outgoing(settings)
     targets, not_found, seen = [], [], set()
     for given in named:
-        name = _call_file_in(given, folder)
+        name = _call_file_in(given, folder, settings)
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
         if not notice:
@@ -173,11 +181,11 @@ def cancel_targets(settings: Settings, named: Iterable[str], numbers: Iterable[s
     return Targets(targets, not_found, numbers)
 
 
-def _call_file_in(given: str, folder: str) -> str:
+def _call_file_in(given: str, folder: str, settings: Settings) -> str:
     """The name in FOLDER of the notice GIVEN by its id or by its call file's path; anything
     outside FOLDER is refused, so cancel can never remove another file."""
     if "/" not in given and not given.endswith(".call"):
-        return call_file_name(check_notice_id(given))
+        return spool_file_name(settings, given)
     parent, name = os.path.split(given)
     if parent and not same_folder(parent, folder):
         raise InvalidInput(f"{shown(given)} is not in {folder}; cancel removes only pending notices there")
@@ -246,7 +254,7 @@ def cancel(settings: Settings, targets: Targets, now: float, force: bool = False
     folder = outgoing(settings)
     cancelled, refused, forced = [], [], set()
     for target in targets.notices:
-        name = call_file_name(target.id)
+        name = spool_file_name(settings, target.id)
         current = []
 
         def check(text: str, mtime: float) -> str | None:

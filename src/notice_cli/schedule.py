@@ -42,6 +42,7 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     due_text = format_due(notice.due, zone)
     if dry_run:
         return Scheduled(notice, due_text, text, None)
+    _check_ledger_folder(settings)
     # Queue delivery: into the inbox, which notice run takes into the queue; durable there as
     # in outgoing/, so the line below is as true.
     if settings.delivery == QUEUE:
@@ -51,3 +52,14 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     log_scheduled(f"notice {notice.id} to {notice.number} at {due_text}: {notice.recording} ({path})",
                   settings.syslog_facility, settings.syslog_tag)
     return Scheduled(notice, due_text, text, path)
+
+
+def _check_ledger_folder(settings: Settings) -> None:
+    """In reported delivery the dialplan reports each attempt into data_dir (outcomes.py): a
+    notice whose outcomes could not be kept is refused now, while the operator hears it."""
+    from .outcome import reported
+
+    if reported(settings) and not os.path.isdir(settings.data_dir):
+        from .spool import missing_data_dir
+
+        raise missing_data_dir(settings.data_dir)
