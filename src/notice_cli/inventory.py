@@ -314,9 +314,27 @@ def prune(settings: Settings, pruning: Pruning) -> int:
         if remove_call_file(folder, name,
                             lambda text, mtime: None if mtime < pruning.before else "archived since") is None:
             removed += 1
+            _prune_ledger(settings, name)
     if removed:
         sync_folder(folder)
     return removed
+
+
+def _prune_ledger(settings: Settings, name: str) -> None:
+    """Remove the outcomes ledger of a notice in reported delivery with the archived call file
+    NAME of its last attempt, once the notice is over (outcomes.py)."""
+    from .notice import attempt_of
+    from .outcome import final
+    from .outcomes import ledger_path, read_ledger, reports_in
+
+    notice_id = notice_id_of(name)
+    reports = reports_in(read_ledger(settings.data_dir, notice_id))
+    ended = final(reports)
+    if ended is not None and ended.attempt == attempt_of(name):
+        try:
+            os.unlink(ledger_path(settings.data_dir, notice_id))
+        except FileNotFoundError:
+            pass
 
 
 def describe(notice: SpooledNotice, at: int | None, zone) -> str:

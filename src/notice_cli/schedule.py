@@ -42,7 +42,7 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     due_text = format_due(notice.due, zone)
     if dry_run:
         return Scheduled(notice, due_text, text, None)
-    _check_ledger_folder(settings)
+    check_reported_data_dir(settings)
     # Queue delivery: into the inbox, which notice run takes into the queue; durable there as
     # in outgoing/, so the line below is as true.
     if settings.delivery == QUEUE:
@@ -54,7 +54,7 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     return Scheduled(notice, due_text, text, path)
 
 
-def _check_ledger_folder(settings: Settings) -> None:
+def check_reported_data_dir(settings: Settings) -> None:
     """In reported delivery the dialplan reports each attempt into data_dir (outcomes.py): a
     notice whose outcomes could not be kept is refused now, while the operator hears it."""
     from .outcome import reported

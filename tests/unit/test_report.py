@@ -367,3 +367,28 @@ def test_cancel_and_list_find_the_attempt_waiting_for_its_call(site):
     done = site.run(NOTICE, "cancel", notice_id, "--yes")
     assert done.returncode == 0, done.stderr
     assert site.spooled() == []
+
+
+def test_import_refuses_reported_notices_when_data_dir_is_missing(site):
+    rows = site.write_csv("rows.csv", [("79991234567", RECORDING, "2099-01-02 03:04")])
+    done = site.run(NOTICE, "import", str(rows), NOTICE_DATA_DIR=str(site.base / "nowhere"))
+    assert done.returncode == 4 and "data_dir" in done.stderr and site.spooled() == []
+    done = site.run(NOTICE, "import", str(rows))
+    assert done.returncode == 0, done.stderr
+    [name] = site.spooled()
+    assert parse((site.outgoing / name).read_text()).context == "notice-deliver"
+
+
+def test_pruning_the_archive_removes_the_ledger_of_a_notice_that_is_over(site):
+    ended, waiting = site.spool_notice(), site.spool_notice()
+    site.report(ended, 1, "heard", 5)
+    site.report(waiting, 1, "busy")
+    site.archive_attempt(ended)
+    site.archive_attempt(waiting)
+    for name in os.listdir(site.archive):
+        os.utime(site.archive / name, (1_000_000_000, 1_000_000_000))
+    done = site.run(NOTICE, "history", "--prune-before", "2020-01-01", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(site.archive) == []
+    assert not os.path.exists(ledger_path(str(site.data_dir), ended))
+    assert len(site.ledger(waiting)) == 1  # its next attempt is still to come
