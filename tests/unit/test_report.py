@@ -392,3 +392,32 @@ def test_pruning_the_archive_removes_the_ledger_of_a_notice_that_is_over(site):
     assert os.listdir(site.archive) == []
     assert not os.path.exists(ledger_path(str(site.data_dir), ended))
     assert len(site.ledger(waiting)) == 1  # its next attempt is still to come
+
+
+HOSTILE = st.one_of(st.sampled_from(["../x", "-x", "a/b", "a b", "x;rm", "$(reboot)", "a\nb", "", "é", "\udcff",
+                                     "20261128094512-9f3a1c2b", "1", "heard", "0"]), st.text(max_size=20))
+
+
+@hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(notice_id=HOSTILE, attempt=HOSTILE, outcome=HOSTILE, played=HOSTILE)
+def test_any_report_command_line_is_kept_exactly_or_refused_with_nothing_kept(tmp_path_factory, notice_id, attempt,
+                                                                              outcome, played):
+    from click.testing import CliRunner
+
+    from notice_cli import cli
+
+    base = tmp_path_factory.mktemp("r")
+    (base / "data").mkdir()
+    (base / "spool" / "outgoing").mkdir(parents=True)
+    env = {"NOTICE_DATA_DIR": str(base / "data"), "NOTICE_SPOOL_DIR": str(base / "spool"),
+           "NOTICE_CONFIG": str(base / "none.conf"), "NOTICE_SYSLOG_FACILITY": "none"}
+    (base / "none.conf").write_text("")
+    done = CliRunner().invoke(cli.notice, ["report", "--", notice_id, attempt, outcome, played], env=env)
+    kept = [path for path in (base / "data").rglob("*") if path.is_file()]
+    if done.exit_code == 0:
+        assert kept == [base / "data" / "outcomes" / f"{notice_id}.jsonl"]
+        [report] = read_ledger(str(base / "data"), notice_id)
+        assert (report.attempt, report.outcome, report.played) == (int(attempt), outcome, int(played))
+        assert (str(report.attempt), str(report.played)) == (attempt.lstrip("0") or "0", played.lstrip("0") or "0")
+    else:
+        assert done.exit_code == 3 and kept == [], done.output
