@@ -35,7 +35,7 @@ from .pacing import StartSeconds, is_late, room
 from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, changed_since, claim_due, in_state, mark,
                     miss_overdue,
                     open_queue)
-from .notice import file_name_in_spool, is_notice_id
+from .notice import file_name_in_spool, is_notice_id, notice_id_of
 from .record import read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, explain_failure, missing_data_dir
@@ -297,11 +297,12 @@ class Engine:
         """Note the outcome of each handed notice Asterisk has finished; return how many are
         still in progress (their files in outgoing/)."""
         handed = in_state(self.connection, HANDED)
-        if not handed:
+        limited = self.settings.max_calls > 0
+        if not handed and not limited:
             self.stalled = False
             return 0
         present = mtimes_in(self.outgoing)
-        in_progress, waiting = 0, []
+        in_progress, waiting = self._others_in(present, handed) if limited else 0, []
         for entry in handed:
             name = _name(entry)
             mtime = present.get(name)
@@ -322,6 +323,15 @@ class Engine:
                      else "Asterisk takes call files again")
         self.stalled = stalled
         return in_progress
+
+    @staticmethod
+    def _others_in(present: dict[str, float], handed) -> int:
+        """How many call files of notice-cli's in outgoing/ (PRESENT) are no HANDED notice's:
+        a call of reported delivery still ending after its report queued the next attempt, or
+        a file spooled in direct delivery. Each may hold a channel, so each counts against
+        max_calls."""
+        names = {_name(entry) for entry in handed}
+        return sum(1 for name in present if name not in names and notice_id_of(name) is not None)
 
     def _miss_late(self, waiting, now: float) -> int:
         """Of the handed notices WAITING for a stalled Asterisk, take back those past late_limit

@@ -421,3 +421,23 @@ def test_any_report_command_line_is_kept_exactly_or_refused_with_nothing_kept(tm
         assert (str(report.attempt), str(report.played)) == (attempt.lstrip("0") or "0", played.lstrip("0") or "0")
     else:
         assert done.exit_code == 3 and kept == [], done.output
+
+
+def test_a_call_still_ending_after_its_report_holds_its_channel(tmp_path):
+    """max_calls 1: attempt 1 reported busy (its call still ending, its file in outgoing/), and
+    attempt 2 in the queue, due: not handed until attempt 1's file has left."""
+    site = QueueSite(tmp_path)
+    site.env.update(NOTICE_CONFIRM="key", NOTICE_RETRY_TIME="1", NOTICE_MAX_CALLS="1")
+    due = int(time.time()) + 120
+    notice_id = site.run(NOTICE_SPOOL, "79991234567", RECORDING,
+                         datetime.fromtimestamp(due, timezone.utc).isoformat()).stdout.split()[1]
+    engine = site.engine()
+    engine.step(due - 1)
+    site.begin(notice_id, due)
+    assert site.run(NOTICE, "report", notice_id, "1", "busy", "0").returncode == 0
+    engine.step(time.time() + 2)
+    assert site.entry(notice_id).state == "queued"
+    assert site.handed() == [call_file_name(notice_id)]
+    site.finish(notice_id, "Completed")
+    engine.step(time.time() + 3)
+    assert site.entry(notice_id).state == "handed" and site.handed() == [call_file_name(notice_id, 2)]
