@@ -49,8 +49,9 @@ class Field:
         self.keys = (key, *other_keys)
 
     def texts(self, value) -> list[str]:
-        """The value of each line that writes VALUE: one, or none for an optional one unset."""
-        return [] if self.optional and not value else [value]
+        """The value of each line that writes VALUE: one, or none for an optional one unset
+        (None; an empty value is written, and so refused by check_value)."""
+        return [] if self.optional and value is None else [value]
 
     def value(self, lines: list[tuple[str, str]]):
         """What pbx_spool takes from this field's LINES ((key, value) in the file's order): the
@@ -136,8 +137,14 @@ FIELDS = (
     Number("MaxRetries", "max_retries", default=0),
     Number("RetryTime", "retry_time", default=300, least=1),
     Number("WaitTime", "wait_time", default=45, least=1),
-    Text("Application", "application"),
-    Text("Data", "data"),
+    # What runs once the call is answered: an application (Playback of the message), or, in
+    # reported delivery, the dialplan's delivery context; pbx_spool takes the application when
+    # a file has both, so a file of ours has one or the other.
+    Text("Application", "application", optional=True),
+    Text("Data", "data", optional=True),
+    Text("Context", "context", optional=True),
+    Text("Extension", "extension", optional=True),
+    Text("Priority", "priority", optional=True),
     Flag("Archive", "archive"),
     Variables("Setvar", "variables", other_keys=("Set",)),
     Retries(RETRY_KINDS, "retries"),
@@ -158,13 +165,15 @@ _FIELDS_BY_KEY = _by_key(FIELDS)
 
 
 class CallFile(Value):
-    """One call: whom to call (channel), what to run when they answer (application + data),
-    how hard to try (retries), and what to remember about it (variables: (name, value) pairs)."""
+    """One call: whom to call (channel), what to run when they answer (application + data, or
+    the dialplan at context, extension, priority), how hard to try (retries), and what to
+    remember about it (variables: (name, value) pairs)."""
 
     __slots__ = ("channel", "application", "data", "caller_id", "max_retries", "retry_time", "wait_time",
-                 "archive", "variables")
-    DEFAULTS = {"caller_id": None, "max_retries": 2, "retry_time": 20, "wait_time": 20, "archive": True,
-                "variables": ()}
+                 "archive", "variables", "context", "extension", "priority")
+    DEFAULTS = {"application": None, "data": None, "caller_id": None, "max_retries": 2, "retry_time": 20,
+                "wait_time": 20, "archive": True, "variables": (), "context": None, "extension": None,
+                "priority": None}
 
 
 def check_value(what: str, value: str) -> str:

@@ -561,6 +561,36 @@ def discard_recording_command(settings, name):
     print(discard(settings, name).line(settings.recordings_dir))
 
 
+@notice_command("report")
+@click.argument("notice_id", metavar="ID")
+@click.argument("attempt")
+@click.argument("outcome")
+@click.argument("played")
+@with_settings()
+def report_command(settings, notice_id, attempt, outcome, played):
+    """Keep the OUTCOME of ATTEMPT (1, 2, ...) of notice ID, with the whole seconds of its
+    message PLAYED, and act on it: the dialplan's [notice-deliver] runs it at the end of
+    every attempt in reported delivery (README, "Delivery outcomes"). The report is on the
+    disk (data_dir/outcomes/ID.jsonl) before it returns. An outcome in retry_on with
+    retries left spools the next attempt retry_time later; a notice that ends not
+    delivered starts on_failure. A second report of one attempt changes nothing.
+
+    \b
+      notice report 20261128094512-9f3a1c2b 1 heard 14
+
+    OUTCOME: confirmed, heard, hung_up, voicemail, machine, busy, no_answer, failed.
+    Exit codes: 0 kept (or kept before), 3 not a report (nothing kept), 4 data_dir or
+    the spool could not be written.
+    """
+    import time
+
+    from .report import report_attempt
+    from .when import format_due
+
+    done = report_attempt(notice_id, attempt, outcome, played, settings, time.time())
+    print(done.line(lambda at: format_due(at, settings.zone)))
+
+
 # --- notice dialplan -------------------------------------------------------------------------
 
 def layout_options(command):

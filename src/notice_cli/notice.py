@@ -29,7 +29,11 @@ PLAYBACK = "Playback"
 # compiles them on first use and keeps them).
 MAX_ID = 64
 NOTICE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-CALL_FILE_NAME = FILE_PREFIX + "(" + NOTICE_ID + ")" + FILE_SUFFIX.replace(".", r"\.")
+# In reported delivery notice-cli makes each call again with a call file of its own, named
+# for its attempt: notice-<id>.2.call, ... (Asterisk keeps the time of a name it has seen).
+ATTEMPT_SEPARATOR = "."
+CALL_FILE_NAME = (FILE_PREFIX + "(" + NOTICE_ID + ")" + r"(?:\.([2-9]|[1-9][0-9]{1,3}))?"
+                  + FILE_SUFFIX.replace(".", r"\."))
 
 
 class Notice(Value):
@@ -82,16 +86,29 @@ def is_notice_id(text: str) -> bool:
     return isinstance(text, str) and re.fullmatch(NOTICE_ID, text) is not None
 
 
-def call_file_name(notice_id: str) -> str:
-    return FILE_PREFIX + notice_id + FILE_SUFFIX
+def call_file_name(notice_id: str, attempt: int = 1) -> str:
+    """The name of the call file of NOTICE_ID's ATTEMPT (the first has the plain name)."""
+    if attempt == 1:
+        return FILE_PREFIX + notice_id + FILE_SUFFIX
+    return FILE_PREFIX + notice_id + ATTEMPT_SEPARATOR + str(attempt) + FILE_SUFFIX
 
 
 def notice_id_of(file_name: str) -> str | None:
     """The id in a call file's name if the name is one notice-cli gives, else None."""
+    found = _call_file_name(file_name)
+    return found.group(1) if found else None
+
+
+def attempt_of(file_name: str) -> int:
+    """The attempt a call file of notice-cli's name is for (1 without a number)."""
+    found = _call_file_name(file_name)
+    return int(found.group(2) or 1) if found else 1
+
+
+def _call_file_name(file_name: str):
     import re
 
-    found = re.fullmatch(CALL_FILE_NAME, file_name)
-    return found.group(1) if found else None
+    return re.fullmatch(CALL_FILE_NAME, file_name)
 
 
 DUE = r"[0-9]{1,12}"  # a due time as written: Unix seconds
@@ -106,9 +123,24 @@ NOTICE_VARIABLES = (
 )
 
 
-def call_file_for(notice: Notice, settings) -> CallFile:
+# Reported delivery (outcome.py): the call file enters the dialplan's delivery context, which
+# plays the message, reports the outcome and asks for the confirmation these variables say.
+DELIVERY_CONTEXT = "notice-deliver"
+ATTEMPT_VARIABLE = "NOTICE_ATTEMPT"
+MESSAGE_VARIABLE = "NOTICE_MESSAGE"
+MAX_RETRIES_VARIABLE = "NOTICE_MAX_RETRIES"
+RETRY_ON_VARIABLE = "NOTICE_RETRY_ON"
+
+
+def call_file_for(notice: Notice, settings, attempt: int = 1) -> CallFile:
     """The call file that carries NOTICE to Asterisk, by SETTINGS (a settings.Settings, or
-    anything with its channel, caller_id, max_retries, retry_time and wait_time)."""
+    anything with its channel, caller_id, max_retries, retry_time and wait_time; and, for
+    reported delivery, confirm, amd, amd_leave_message, retry_on and on_failure); ATTEMPT:
+    which call of it this is (reported delivery makes each one with a file of its own)."""
+    from .outcome import reported  # the dialplan's notice-spool pays for it only here
+
+    if reported(settings):
+        return _reported_call_file(notice, settings, attempt)
     return CallFile(
         channel=settings.channel.replace(NUMBER_PLACEHOLDER, notice.number),
         caller_id=settings.caller_id,
@@ -119,4 +151,30 @@ def call_file_for(notice: Notice, settings) -> CallFile:
         data=notice.recording,
         archive=True,
         variables=tuple((name, str(getattr(notice, attribute))) for name, attribute, _ in NOTICE_VARIABLES),
+    )
+
+
+def _reported_call_file(notice: Notice, settings, attempt: int) -> CallFile:
+    """The call file of reported delivery: one attempt (MaxRetries 0: notice report makes the
+    next one, by the outcome), the delivery context, and what it needs to know."""
+    variables = tuple((name, str(getattr(notice, attribute))) for name, attribute, _ in NOTICE_VARIABLES) + (
+        (ATTEMPT_VARIABLE, str(attempt)),
+        (MESSAGE_VARIABLE, notice.recording),
+        ("NOTICE_CONFIRM", settings.confirm),
+        ("NOTICE_AMD", settings.amd),
+        ("NOTICE_AMD_LEAVE_MESSAGE", settings.amd_leave_message),
+        (MAX_RETRIES_VARIABLE, str(settings.max_retries)),
+        (RETRY_ON_VARIABLE, ",".join(settings.retry_on)),
+    )
+    return CallFile(
+        channel=settings.channel.replace(NUMBER_PLACEHOLDER, notice.number),
+        caller_id=settings.caller_id,
+        max_retries=0,
+        retry_time=settings.retry_time,
+        wait_time=settings.wait_time,
+        context=DELIVERY_CONTEXT,
+        extension="s",
+        priority="1",
+        archive=True,
+        variables=variables,
     )

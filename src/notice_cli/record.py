@@ -26,7 +26,7 @@ import sys
 from collections import namedtuple
 
 from .callfile import ABORT, DELAYED, END, FIELDS, START, Field, Retries, Variables, field, read, retry_value
-from .notice import DUE, NOTICE_VARIABLES, NUMBER_PLACEHOLDER, call_file_name, notice_id_of
+from .notice import DUE, MESSAGE_VARIABLE, NOTICE_VARIABLES, NUMBER_PLACEHOLDER, call_file_name, notice_id_of
 
 
 class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_time max_retries "
@@ -123,8 +123,17 @@ def read_plainly(file_name: str, text: str, channel_template: str | None = None)
 
 def recording_of(text: str) -> str | None:
     """What the call file TEXT, ours or not, has Asterisk play: its Data line (the last one, as
-    Asterisk takes it), or None if it has none yet (a staging file being written)."""
-    return read(_complete_lines(text))["data"]
+    Asterisk takes it), or in reported delivery its NOTICE_MESSAGE; None if it has neither yet
+    (a staging file being written)."""
+    return _recording(read(_complete_lines(text)))
+
+
+def _recording(values: dict) -> str | None:
+    """The recording a call file's VALUES (callfile.read) play: Playback's Data, or the message
+    the delivery context plays (reported delivery)."""
+    if values["data"] is not None or values["context"] is None:
+        return values["data"]
+    return dict(values["variables"]).get(MESSAGE_VARIABLE)
 
 
 def _complete_lines(text: str) -> str:
@@ -141,7 +150,7 @@ def _notice_in(values: dict, channel_template: str | None) -> SpooledNotice:
     return SpooledNotice(
         id=kept["id"],
         number=kept["number"] or number_in_channel(values["channel"] or "", channel_template),
-        recording=values["data"],
+        recording=_recording(values),
         due=_due(kept["due"] or ""),
         retry_time=retry_time,
         max_retries=values["max_retries"],
@@ -214,7 +223,7 @@ def read_listed(file_name: str, data: bytes, channel_template: str | None = None
         return read_plainly(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
     max_retries, retry_time, recording, notice_id, number, due, tail, started, ended, status = written.groups()
     notice_id = notice_id.decode("ascii")  # the pattern of NOTICE_ID is ASCII
-    if file_name != call_file_name(notice_id):  # the rule of read_plainly
+    if file_name != call_file_name(notice_id) and notice_id_of(file_name) != notice_id:  # read_plainly's rule
         return None
     retry_time = _RETRY_TIMES[retry_time]
     if started is None:  # no attempt (_tail)
@@ -284,14 +293,21 @@ def listed_pattern(fields=FIELDS, variables=NOTICE_VARIABLES) -> bytes:
     return ("".join(_lines(each, variables) for each in fields) + rf"[^\n]*{_EAGER}").encode()
 
 
+# The fast way takes the Playback call file, the one written by the thousand: Application and
+# Data there, no Context; a file of reported delivery goes the plain way.
+_ALWAYS, _NEVER = ("application", "data"), ("context", "extension", "priority")
+
+
 def _lines(line: Field, variables) -> str:
+    if line.attribute in _NEVER:
+        return ""
     if isinstance(line, Variables):
         return "".join(rf"{re.escape(line.key)}: {re.escape(name)}={_kept(attribute, pattern or _VALUE)}\n"
                        for name, attribute, pattern in variables)
     if isinstance(line, Retries):
         return _tail(line.keys)
     written = rf"{re.escape(line.key)}: {_kept(line.attribute, line.pattern or _VALUE)}\n"
-    return rf"(?:{written})?" if line.optional else written
+    return rf"(?:{written})?" if line.optional and line.attribute not in _ALWAYS else written
 
 
 def _kept(name: str, pattern: str) -> str:

@@ -51,6 +51,13 @@ DEFAULTS = {
     "call_rate": 0,  # no limit
     "lead": 60,  # seconds
     "late_limit": 3600,  # seconds
+    # Reported delivery (outcome.py): what the callee must do for a notice to count as
+    # delivered, which outcomes are called again, and whom to tell when one is not delivered.
+    "confirm": "none",
+    "amd": "off",
+    "amd_leave_message": "yes",
+    "retry_on": ("busy", "no_answer", "failed"),
+    "on_failure": None,
 }
 
 
@@ -186,6 +193,27 @@ def _tag(text: str) -> str:
     return text
 
 
+def _retry_on(text: str) -> tuple[str, ...]:
+    from .outcome import RETRYABLE  # only for the commands that read it
+
+    words = tuple(word.strip().lower() for word in text.split(","))
+    unknown = [word for word in words if word not in RETRYABLE]
+    if unknown or not text.strip():
+        raise ValueError("must be a comma-separated list of " + ", ".join(RETRYABLE))
+    return tuple(word for word in RETRYABLE if word in words)  # one order, each once
+
+
+def _command(text: str) -> str | None:
+    # Run without a shell, with the notice's values as its arguments: a path alone, so that
+    # nothing in it is parsed (a wrapper script takes arguments of its own).
+    if not text:
+        return None
+    if not text.startswith("/") or not made_of(text, NAME + "/"):
+        raise ValueError("must be the absolute path of a program (letters, digits, '_', '.', '-' and '/'), "
+                         "run with the notice's id, number and last outcome as its arguments")
+    return text
+
+
 class Setting(Value):
     """One setting: its name (the config key), environment variable, converter (text to
     value, ValueError with a hint when refused), and its --help."""
@@ -250,6 +278,21 @@ SETTINGS = (
     Setting("late_limit", "NOTICE_LATE_LIMIT", _whole(60, 604800), "SECONDS",
             "A notice not started within this long after its due time is not called but recorded as "
             "missed. [3600]"),
+    Setting("confirm", "NOTICE_CONFIRM", _one_of(("none", "key")), "HOW",
+            "key: after the message the client presses 1 to confirm it (2 hears it again), and only "
+            "then is it confirmed; none: heard to the end is delivered. [none]"),
+    Setting("amd", "NOTICE_AMD", _one_of(("off", "on")), "ON_OFF",
+            "on: tell answering machines from people (Asterisk's AMD()). [off]"),
+    Setting("amd_leave_message", "NOTICE_AMD_LEAVE_MESSAGE", _one_of(("yes", "no")), "YES_NO",
+            "With amd on: yes leaves the message on a machine after its beep (outcome voicemail), "
+            "no hangs up (outcome machine). [yes]"),
+    Setting("retry_on", "NOTICE_RETRY_ON", _retry_on, "OUTCOMES",
+            "Outcomes that count as not delivered and are called again after retry_time, up to "
+            "max_retries times: busy, no_answer, failed, hung_up, heard, machine. "
+            "[busy,no_answer,failed]"),
+    Setting("on_failure", "NOTICE_ON_FAILURE", _command, "PROGRAM",
+            "Program run (no shell) with the notice's id, number and last outcome when a notice ends "
+            "not delivered; its exit code and output are logged. [none]"),
 )
 
 

@@ -122,7 +122,8 @@ def test_values_are_taken_as_pbx_spool_takes_them(line, attribute, value):
 def test_a_missing_line_reads_as_nothing_or_as_asterisks_default():
     assert read("Unknown: x\n") == {
         "channel": None, "caller_id": None, "max_retries": 0, "retry_time": 300, "wait_time": 45, "application": None,
-        "data": None, "archive": False, "variables": (), "retries": [], "status": None}
+        "data": None, "context": None, "extension": None, "priority": None, "archive": False, "variables": (),
+        "retries": [], "status": None}
 
 
 VALUE = st.text(st.characters(min_codepoint=0x20, blacklist_characters=";#\x7f",

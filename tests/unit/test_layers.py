@@ -14,14 +14,15 @@ LAYERS = {
     # what every other module may use: errors and their exit codes, plain values and texts
     "base": {"__init__", "errors", "charset", "value"},
     # the pure core: no I/O (time rules, the notice and its call file, reading one back)
-    "core": {"when", "callfile", "notice", "record", "found", "dialplan_install", "pacing"},
+    "core": {"when", "callfile", "notice", "record", "found", "dialplan_install", "pacing", "outcome"},
     # files and folders: Asterisk's spool, the recordings, the settings' sources, syslog
     "io": {"settings", "spool", "spool_writer", "spool_reader", "log", "recordings", "dialplan_recordings", "queue",
-           "inbox", "dialplan_files"},
+           "inbox", "dialplan_files", "outcomes"},
     # what a command does, from the settings to one result
-    "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing", "engine", "queue_inventory"},
+    "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing", "engine", "queue_inventory",
+            "report"},
     # the command line
-    "cli": {"cli", "entry", "command", "__main__"},
+    "cli": {"cli", "entry", "command", "__main__", "failure_runner"},
 }
 ORDER = list(LAYERS)
 LAYER_OF = {module: ORDER.index(layer) for layer, modules in LAYERS.items() for module in modules}

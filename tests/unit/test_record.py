@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from notice_cli import callfile, notice as notice_module, record
-from notice_cli.callfile import FIELDS, CallFile, Number, Text, parse, render
+from notice_cli.callfile import FIELDS, CallFile, Number, Text, field, parse, render
 from notice_cli.notice import Notice, call_file_for, call_file_name, check_notice_id, content_id, notice_id_of
 from notice_cli.errors import InvalidInput
 from notice_cli.record import (Attempt, SpooledNotice, attempt_log, listed_match, number_in_channel, read_listed,
@@ -306,10 +306,11 @@ def the_call_with(**more):
 @pytest.mark.parametrize("added, value, line", [
     (Text("Account", "account", optional=True), "clinic", "Account: clinic\n"),
     (Text("Account", "account", optional=True), None, ""),
-    (Number("Priority", "priority", default=1, least=1), 2, "Priority: 2\n"),
+    (Number("Tries", "tries", default=1, least=1), 2, "Tries: 2\n"),
 ])
 def test_a_field_added_to_the_table_is_written_matched_and_read(monkeypatch, added, value, line):
-    fields = FIELDS[:7] + (added,) + FIELDS[7:]  # before Archive
+    archive = FIELDS.index(field("archive"))
+    fields = FIELDS[:archive] + (added,) + FIELDS[archive:]
     text = render(the_call_with(**{added.attribute: value}), fields) + START_1
     assert text == render(CALL).replace("Archive:", f"{line}Archive:") + START_1
     assert callfile.read(text, fields)[added.attribute] == value

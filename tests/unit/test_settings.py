@@ -22,6 +22,36 @@ def test_defaults_are_the_articles_values():
     # The delivery engine: off (direct), and no limits until the admin sets them.
     assert (settings.delivery, settings.data_dir) == ("direct", "/var/lib/notice-cli")
     assert (settings.max_calls, settings.call_rate, settings.lead, settings.late_limit) == (0, 0, 60, 3600)
+    # Reported delivery: off (Playback as ever) until one of these asks for it.
+    assert (settings.confirm, settings.amd, settings.amd_leave_message, settings.on_failure) == (
+        "none", "off", "yes", None)
+    assert settings.retry_on == ("busy", "no_answer", "failed")
+
+
+@pytest.mark.parametrize("given, taken", [
+    ("busy,no_answer,failed", ("busy", "no_answer", "failed")),
+    ("HEARD, busy,heard", ("busy", "heard")),
+    ("hung_up", ("hung_up",)),
+])
+def test_retry_on_is_a_list_of_outcomes_in_one_order_each_once(given, taken):
+    assert resolve({}, {"NOTICE_RETRY_ON": given}, {}, CONF).retry_on == taken
+
+
+@pytest.mark.parametrize("name, bad, hint", [
+    ("retry_on", "confirmed", "comma-separated list of busy, no_answer, failed, hung_up, heard, machine"),
+    ("retry_on", "voicemail", "comma-separated list"),
+    ("retry_on", "busy,,heard", "comma-separated list"),
+    ("retry_on", " ", "comma-separated list"),
+    ("confirm", "yes", "must be one of none, key"),
+    ("amd", "1", "must be one of off, on"),
+    ("amd_leave_message", "maybe", "must be one of yes, no"),
+    ("on_failure", "tell-operator", "absolute path of a program"),
+    ("on_failure", "/usr/bin/mail -s x", "absolute path of a program"),
+    ("on_failure", "/bin/sh;reboot", "absolute path of a program"),
+])
+def test_reported_delivery_settings_are_checked(name, bad, hint):
+    with pytest.raises(InvalidInput, match=f"{name} .* from environment variable NOTICE_{name.upper()} .*{hint}"):
+        resolve({}, {f"NOTICE_{name.upper()}": bad}, {}, CONF)
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
@@ -36,7 +66,10 @@ def test_option_beats_environment_beats_file(setting):
               "after_call_code": ("*61", "*71", "9"), "any_time_code": ("*62", "*72", "#"),
               "delivery": ("queue", "direct", "QUEUE"), "data_dir": ("/a", "/b", "/c"),
               "max_calls": ("0", "10", "30"), "call_rate": ("0", "5", "1000"), "lead": ("1", "60", "86400"),
-              "late_limit": ("60", "3600", "604800")}[setting.name]
+              "late_limit": ("60", "3600", "604800"), "confirm": ("key", "none", "KEY"),
+              "amd": ("on", "off", "On"), "amd_leave_message": ("no", "yes", "NO"),
+              "retry_on": ("heard,busy", "busy, hung_up", "machine"),
+              "on_failure": ("/a", "/usr/local/bin/tell-operator", "/c")}[setting.name]
     option, env, file = values
     pick = lambda **kw: getattr(resolve(kw.get("options", {}), kw.get("env", {}), kw.get("file", {}), CONF),
                                 setting.name)

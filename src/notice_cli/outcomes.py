@@ -1,0 +1,173 @@
+"""The outcomes of reported delivery on disk: a ledger per notice, data_dir/outcomes/<id>.jsonl,
+one JSON line per event, appended and fsynced before `notice report` returns, so an outcome
+is on the disk before the call it reports ends.
+
+A line is a report (outcome.Report: {"at", "attempt", "outcome", "played", "then", "next_at"})
+or a run of on_failure (outcome.FailureRun: {"at", "on_failure", "exit", "output"}). Lines are
+only ever appended, in one write() each under an exclusive lock (flock) of the ledger, which
+the reporter also holds while it decides, so two reports of one notice never both decide.
+A line cut short by a crash has no line feed: it is not read, and the next one starts on a
+line of its own.
+
+The ledger is kept in data_dir in both deliveries: direct delivery has no queue, and the
+queue's engine reads the same ledgers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+from .errors import SpoolError
+from .outcome import OUTCOMES, THEN, FailureRun, Report
+from .spool import explain_failure, fsync_folder, missing_data_dir
+from .spool_writer import ensure_folder_like
+
+OUTCOMES_DIR = "outcomes"
+LEDGER_SUFFIX = ".jsonl"
+_REPORT_KEYS = ("at", "attempt", "outcome", "played", "then", "next_at")
+_RUN_KEYS = ("at", "on_failure", "exit", "output")
+
+
+def ledger_path(data_dir: str, notice_id: str) -> str:
+    return os.path.join(data_dir, OUTCOMES_DIR, notice_id + LEDGER_SUFFIX)
+
+
+def entry_line(entry: Report | FailureRun) -> bytes:
+    """The ledger's line of ENTRY."""
+    if isinstance(entry, Report):
+        fields = {key: getattr(entry, key) for key in _REPORT_KEYS}
+    else:
+        fields = {"at": entry.at, "on_failure": entry.program, "exit": entry.exit, "output": entry.output}
+    return (json.dumps(fields, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+
+
+def entries_in(data: bytes) -> list[Report | FailureRun]:
+    """The entries of a ledger's DATA, in order: complete lines only, and of those only the ones
+    that are entries as entry_line() writes them (anything else is not ours to trust)."""
+    entries = []
+    for line in data.split(b"\n")[:-1]:
+        entry = _entry(line)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def _entry(line: bytes) -> Report | FailureRun | None:
+    try:
+        fields = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    if tuple(fields) == _REPORT_KEYS and _is_report(fields):
+        return Report(**fields)
+    if tuple(fields) == _RUN_KEYS and _is_run(fields):
+        return FailureRun(fields["at"], fields["on_failure"], fields["exit"], fields["output"])
+    return None
+
+
+def _whole(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _is_report(fields: dict) -> bool:
+    return (_whole(fields["at"]) and _whole(fields["attempt"]) and fields["outcome"] in OUTCOMES
+            and _whole(fields["played"]) and fields["then"] in THEN
+            and (fields["next_at"] is None or _whole(fields["next_at"])))
+
+
+def _is_run(fields: dict) -> bool:
+    return (_whole(fields["at"]) and isinstance(fields["on_failure"], str)
+            and (fields["exit"] is None or type(fields["exit"]) is int) and isinstance(fields["output"], str))
+
+
+def read_ledger(data_dir: str, notice_id: str) -> list[Report | FailureRun]:
+    """The entries of NOTICE_ID's ledger; [] when it has none (never reported)."""
+    try:
+        with open(ledger_path(data_dir, notice_id), "rb") as stream:
+            return entries_in(stream.read())
+    except FileNotFoundError:
+        return []
+    except OSError as problem:
+        raise SpoolError(explain_failure(problem, ledger_path(data_dir, notice_id), "read",
+                                         "the user notice-cli runs as")) from None
+
+
+def reports_in(entries: list) -> list[Report]:
+    return [entry for entry in entries if isinstance(entry, Report)]
+
+
+class Ledger:
+    """NOTICE_ID's ledger, open and locked for a reporter: ENTRIES as they were when the lock
+    was taken, and append() for new ones. Use as a context manager."""
+
+    def __init__(self, data_dir: str, notice_id: str):
+        self.path = ledger_path(data_dir, notice_id)
+        self.data_dir = data_dir
+        self.fd = -1
+        self.entries: list = []
+
+    def __enter__(self) -> "Ledger":
+        try:
+            self._open()
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.entries = entries_in(_read_all(self.fd))
+        except OSError as problem:
+            self.__exit__()
+            raise SpoolError(explain_failure(problem, problem.filename or self.path, "write",
+                                             "the user Asterisk runs as, or fix data_dir's owner")) from None
+        return self
+
+    def _open(self) -> None:
+        if not os.path.isdir(self.data_dir):
+            raise missing_data_dir(self.data_dir)
+        folder = os.path.dirname(self.path)
+        ensure_folder_like(folder, self.data_dir)
+        created = not os.path.exists(self.path)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        if created:
+            _owned_like(self.fd, folder)
+            fsync_folder(folder)
+
+    def append(self, entry: Report | FailureRun) -> None:
+        """Add ENTRY, on the disk when this returns. A ledger whose last line was cut short by a
+        crash gets a line feed first, so the new line is whole."""
+        line = entry_line(entry)
+        size = os.fstat(self.fd).st_size
+        if size and os.pread(self.fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        try:
+            written = os.write(self.fd, line)
+            if written != len(line):
+                raise OSError(28, "No space left on device", self.path)
+            os.fsync(self.fd)
+        except OSError as problem:
+            raise SpoolError(explain_failure(problem, self.path, "write", "the user Asterisk runs as",
+                                             no_space="")) from None
+        self.entries.append(entry)
+
+    def __exit__(self, *raised) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 1 << 16, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _owned_like(fd: int, folder: str) -> None:
+    """A ledger made by root (a report run by hand) goes to the folder's owner, the user
+    Asterisk's reports run as, who must append to it later."""
+    if os.geteuid() == 0:
+        like = os.stat(folder)
+        os.fchown(fd, like.st_uid, like.st_gid)

@@ -1,0 +1,181 @@
+"""`notice report ID ATTEMPT OUTCOME PLAYED`: what the dialplan's [notice-deliver] runs at the
+end of each attempt of a notice in reported delivery (README, "Delivery outcomes"), and what
+follows from it: the report is kept in the notice's ledger (outcomes.py), the next attempt is
+spooled when retry_on says so, and on_failure is started when the notice ends not delivered.
+
+The next attempt is a call file of its own (notice-<id>.<k>.call), never the former name
+again: pbx_spool keeps the time of a name it has seen (pbx/pbx_spool.c, queue_file). It is
+spooled before the report is written, so a crash between them leaves a call and a missing
+report, never a report that promises a call that does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from .callfile import parse, render
+from .log import log_lines
+from .notice import (ATTEMPT_VARIABLE, MAX_RETRIES_VARIABLE, RETRY_ON_VARIABLE, call_file_name, check_notice_id)
+from .outcome import (MAX_OUTPUT, NOT_DELIVERED_END, RETRY, RETRYABLE, FailureRun, Report, check_report, then)
+from .outcomes import Ledger, reports_in
+from .settings import QUEUE
+from .spool_reader import read_call_file
+from .spool_writer import queue_call_file, spool_call_file
+from .value import Value
+
+ON_FAILURE_TIMEOUT = 300  # seconds on_failure may run before it is stopped and the stop logged
+RUNNER = "notice_cli.failure_runner"
+
+
+class Reported(Value):
+    """What report_attempt() did: the REPORT kept (or the one kept before, when ALREADY), the
+    PATH of the next attempt's call file (None: no retry), and whether on_failure was started."""
+
+    __slots__ = ("notice_id", "report", "already", "path", "on_failure")
+
+    def line(self, zone_format) -> str:
+        """One line for the dialplan's log; ZONE_FORMAT renders a time."""
+        head = f"notice {self.notice_id} attempt {self.report.attempt}: {self.report.outcome}"
+        if self.already:
+            return head + " was reported already; nothing done"
+        if self.report.then == RETRY:
+            return f"{head}; called again at {zone_format(self.report.next_at)}: {self.path}"
+        started = "; on_failure started" if self.on_failure else ""
+        return f"{head}; {self.report.then}{started}"
+
+
+class Attempted(Value):
+    """What the call file of an attempt says: the CALL (callfile.CallFile) and the notice's
+    NUMBER, MAX_RETRIES and RETRY_ON as they were scheduled."""
+
+    __slots__ = ("call", "number", "max_retries", "retry_on")
+
+
+def report_attempt(notice_id: str, attempt: str, outcome: str, played: str, settings, now: float) -> Reported:
+    """Keep the report of ATTEMPT of NOTICE_ID and act on it (see the module's note). Raises
+    InvalidInput for a report that is not one (nothing is kept), SpoolError when it cannot be kept."""
+    check_notice_id(notice_id)
+    attempt_number, outcome, played_seconds = check_report(attempt, outcome, played)
+    attempted = attempted_call(notice_id, attempt_number, settings)
+    with Ledger(settings.data_dir, notice_id) as ledger:
+        earlier = [each for each in reports_in(ledger.entries) if each.attempt == attempt_number]
+        if earlier:
+            return Reported(notice_id, earlier[0], True, None, False)
+        follows = then(outcome, attempt_number, attempted.max_retries, attempted.retry_on)
+        path = next_at = None
+        if follows == RETRY:
+            if attempted.call is None:
+                follows = NOT_DELIVERED_END  # no call file to call again from
+            else:
+                next_at = int(now) + attempted.call.retry_time
+                path = spool_next(notice_id, attempted.call, attempt_number + 1, next_at, settings)
+        report = Report(int(now), attempt_number, outcome, played_seconds, follows, next_at)
+        ledger.append(report)
+    started = follows == NOT_DELIVERED_END and settings.on_failure is not None
+    if started:
+        start_on_failure(settings, notice_id, attempted.number, outcome)
+    _log(settings, notice_id, report, path)
+    return Reported(notice_id, report, False, path, started)
+
+
+def attempted_call(notice_id: str, attempt: int, settings) -> Attempted:
+    """What ATTEMPT's call file says, read where Asterisk has it (outgoing/ while the call runs,
+    outgoing_done/ once archived); the settings' values when it is in neither."""
+    name = call_file_name(notice_id, attempt)
+    text = None
+    for folder in ("outgoing", "outgoing_done", "outgoing"):  # again: it may move in between
+        text = read_call_file(os.path.join(settings.spool_dir, folder), name)
+        if text is not None:
+            break
+    if text is None:
+        return Attempted(None, "", settings.max_retries, settings.retry_on)
+    call = parse(text)
+    variables = dict(call.variables)
+    return Attempted(
+        call._replace(archive=True),
+        variables.get("NOTICE_NUMBER", ""),
+        _count(variables.get(MAX_RETRIES_VARIABLE), settings.max_retries),
+        _outcomes(variables.get(RETRY_ON_VARIABLE), settings.retry_on),
+    )
+
+
+def _count(text: str | None, default: int) -> int:
+    return int(text) if text is not None and text.isascii() and text.isdigit() and len(text) <= 4 else default
+
+
+def _outcomes(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None:
+        return default
+    return tuple(word for word in text.split(",") if word in RETRYABLE)
+
+
+def spool_next(notice_id: str, call, attempt: int, due: int, settings) -> str:
+    """Spool ATTEMPT of NOTICE_ID, the call file CALL with its attempt number, due at DUE; its path."""
+    variables = tuple((name, str(attempt) if name == ATTEMPT_VARIABLE else value) for name, value in call.variables)
+    text = render(call._replace(variables=variables))
+    name = call_file_name(notice_id, attempt)
+    if settings.delivery == QUEUE:
+        return queue_call_file(text, name, due, settings.data_dir, settings.file_mode, settings.owner)
+    return spool_call_file(text, name, due, settings.spool_dir, settings.file_mode, settings.owner)
+
+
+def start_on_failure(settings, notice_id: str, number: str, outcome: str) -> None:
+    """Start on_failure for a notice not delivered, in a process of its own that outlives this
+    one (the dialplan waits for `notice report`, and a call must not wait for an admin's
+    script): it keeps the exit code and output in the ledger and in syslog."""
+    arguments = [sys.executable, "-m", RUNNER, settings.on_failure, settings.data_dir, notice_id, number,
+                 outcome, settings.syslog_facility, settings.syslog_tag]
+    try:
+        subprocess.Popen(arguments, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/")
+    except OSError as problem:
+        keep_failure_run(settings.data_dir, notice_id, FailureRun(
+            int(_now()), settings.on_failure, None, f"notice-cli could not start it: {problem}"),
+            settings.syslog_facility, settings.syslog_tag)
+
+
+def run_on_failure(program: str, data_dir: str, notice_id: str, number: str, outcome: str, facility: str,
+                   tag: str, timeout: float = ON_FAILURE_TIMEOUT) -> FailureRun:
+    """Run PROGRAM NOTICE_ID NUMBER OUTCOME (no shell) and keep its exit code and output."""
+    try:
+        done = subprocess.run([program, notice_id, number, outcome], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, cwd="/")
+        run = FailureRun(int(_now()), program, done.returncode, _shown_output(done.stdout))
+    except subprocess.TimeoutExpired as expired:
+        run = FailureRun(int(_now()), program, None,
+                         f"stopped after {timeout:g} s; output: " + _shown_output(expired.output or b""))
+    except OSError as problem:
+        run = FailureRun(int(_now()), program, None, f"could not be run: {problem.strerror or problem}")
+    keep_failure_run(data_dir, notice_id, run, facility, tag)
+    return run
+
+
+def keep_failure_run(data_dir: str, notice_id: str, run: FailureRun, facility: str, tag: str) -> None:
+    """RUN in the ledger of NOTICE_ID and in syslog; syslog alone if the ledger cannot be written."""
+    line = f"notice {notice_id}: on_failure {run.program} " + (
+        f"exited {run.exit}" if run.exit is not None else "did not finish") + f"; output: {run.output!r}"
+    try:
+        with Ledger(data_dir, notice_id) as ledger:
+            ledger.append(run)
+    except Exception as problem:  # the run must reach syslog at least
+        line += f" (not kept in the ledger: {problem})"
+    log_lines([line], facility, tag)
+
+
+def _shown_output(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    return text if len(text) <= MAX_OUTPUT else text[:MAX_OUTPUT] + f"... ({len(text) - MAX_OUTPUT} more characters)"
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def _log(settings, notice_id: str, report: Report, path: str | None) -> None:
+    after = f"; attempt {report.attempt + 1} at {report.next_at}: {path}" if path else f"; {report.then}"
+    log_lines([f"notice {notice_id} attempt {report.attempt}: {report.outcome}, {report.played} s played{after}"],
+              settings.syslog_facility, settings.syslog_tag)
