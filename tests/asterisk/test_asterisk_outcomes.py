@@ -70,6 +70,7 @@ CASES = {
     "heard, called again": Case("2010", "listens", ("heard", "heard"), heard=(1, 1), settings={
         "NOTICE_CONFIRM": "none", "NOTICE_RETRY_ON": "busy,no_answer,failed,heard", "NOTICE_MAX_RETRIES": "1"}),
 }
+HOSTILE_NUMBER = "2099"  # a client that listens, called by a call file someone else wrote
 # The campaign's settings, as an admin sets them in the environment.
 SETTINGS = {"NOTICE_CONFIRM": "key", "NOTICE_AMD": "on", "NOTICE_MAX_RETRIES": "0",
             "NOTICE_RETRY_TIME": str(RETRY_TIME), "NOTICE_WAIT_TIME": str(WAIT_TIME), "NOTICE_TZ": "UTC",
@@ -94,7 +95,8 @@ class Run:
 
 def prepare(sandbox: AsteriskSandbox) -> None:
     run = Run(sandbox)
-    configure(sandbox, SHIPPED + clients.dialplan(run.path, {case.number: case.behaviour for case in CASES.values()}))
+    numbers = {**{case.number: case.behaviour for case in CASES.values()}, HOSTILE_NUMBER: "listens"}
+    configure(sandbox, SHIPPED + clients.dialplan(run.path, numbers))
     (sandbox.run.etc / "modules.conf").write_text(MODULES + EXTRA_MODULES + clients.MODULES)
     (sandbox.run.etc / "amd.conf").write_text(clients.AMD_CONF)
     # `notice report`, inside the chroot, keeps the reports where notice-spool and `notice
@@ -291,3 +293,39 @@ def test_on_failure_runs_once_for_each_notice_not_delivered(asterisk, campaign):
 
 def test_the_whole_log_is_free_of_warnings(asterisk, campaign):
     assert asterisk.log_problems() == []
+
+
+# Not written by notice-spool: a call file of someone who may write the spool, whose values
+# try to run a command in each door of the delivery context. {run}: the run folder.
+HOSTILE_CALL_FILE = """\
+Channel: Local/{number}@notice-clients/n
+Context: notice-deliver
+Extension: s
+Priority: 1
+Archive: yes
+Setvar: NOTICE_ID=x):System(touch {run}/pwned-id
+Setvar: NOTICE_ATTEMPT=1):System(touch {run}/pwned-attempt
+Setvar: NOTICE_MESSAGE={run}/recordings/message):System(touch {run}/pwned-message
+Setvar: NOTICE_CONFIRM=key):System(touch {run}/pwned-confirm
+Setvar: NOTICE_AMD=on):System(touch {run}/pwned-amd
+Setvar: NOTICE_AMD_LEAVE_MESSAGE=yes):System(touch {run}/pwned-leave
+"""
+
+
+@pytest.mark.log_may_warn
+def test_a_hostile_call_file_runs_nothing_and_reports_nothing(asterisk, campaign):
+    """Each value goes through the door: nothing runs, the message is refused rather than cut
+    to a path, the attempt is not reported under a cut id, and the log says both. (After the
+    whole log's check: this one logs its two errors.)"""
+    run = Run(asterisk)
+    since = asterisk.log_size()
+    staged = asterisk.spool_dir / "tmp" / "hostile.call"
+    staged.write_text(HOSTILE_CALL_FILE.format(number=HOSTILE_NUMBER, run=run.path))
+    staged.rename(asterisk.outgoing / "hostile.call")
+    asterisk.wait_archived("hostile.call", timeout=30)
+    assert sorted(path.name for path in run.path.glob("pwned-*")) == []
+    assert sorted(path.stem for path in (run.data_dir / "outcomes").glob("*.jsonl")) == sorted(campaign.ids.values())
+    assert [whole(stretches) for stretches in hearings(run, HOSTILE_NUMBER)] == [0]
+    problems = [line.split(": ", 1)[1] for line in asterisk.log_problems(since)]
+    assert [problem.split(" ", 1)[0] for problem in problems] == ["NOTICE_MESSAGE", "notice"], problems
+    assert "is no recording path" in problems[0] and "has no usable NOTICE_ID" in problems[1]
