@@ -94,15 +94,22 @@ class Run:
 
 
 def prepare(sandbox: AsteriskSandbox) -> None:
-    run = Run(sandbox)
     numbers = {**{case.number: case.behaviour for case in CASES.values()}, HOSTILE_NUMBER: "listens"}
-    configure(sandbox, SHIPPED + clients.dialplan(run.path, numbers))
+    prepare_clients(sandbox, numbers)
+
+
+def prepare_clients(sandbox: AsteriskSandbox, numbers: Dict[str, str], more_dialplan: str = "",
+                    more_settings: str = "") -> None:
+    """The shipped dialplan, the clients NUMBERS (number -> behaviour) and MORE_DIALPLAN, AMD,
+    the message, and `notice report`'s settings (and MORE_SETTINGS) in the chroot."""
+    run = Run(sandbox)
+    configure(sandbox, SHIPPED + clients.dialplan(run.path, numbers) + more_dialplan)
     (sandbox.run.etc / "modules.conf").write_text(MODULES + EXTRA_MODULES + clients.MODULES)
     (sandbox.run.etc / "amd.conf").write_text(clients.AMD_CONF)
     # `notice report`, inside the chroot, keeps the reports where notice-spool and `notice
     # history` on the host look, and starts on_failure.
     with open(sandbox.run.etc / "notice.conf", "a") as config:
-        config.write(f"data_dir = {run.data_dir}\non_failure = {run.on_failure}\n")
+        config.write(f"data_dir = {run.data_dir}\non_failure = {run.on_failure}\n{more_settings}")
     run.on_failure.write_text(f'#!/bin/sh\necho "$@" >> {run.failures}\n')
     run.on_failure.chmod(0o755)
     clients.write_sounds(run.path / "sounds")
