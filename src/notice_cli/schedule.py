@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from .callfile import render
+from .errors import SpoolError
 from .log import log_scheduled
 from .notice import Notice, call_file_for, check_number, new_notice_id
 from .recordings import check_recording_name, recording_path
@@ -59,7 +60,15 @@ def check_reported_data_dir(settings: Settings) -> None:
     notice whose outcomes could not be kept is refused now, while the operator hears it."""
     from .outcome import reported
 
-    if reported(settings) and not os.path.isdir(settings.data_dir):
-        from .spool import missing_data_dir
+    if not reported(settings):
+        return
+    from .spool import missing_data_dir
+    from .spool_writer import owner_ids, writable_by
 
+    if not os.path.isdir(settings.data_dir):
         raise missing_data_dir(settings.data_dir)
+    ids = owner_ids(settings.owner)
+    if not writable_by(settings.data_dir, ids):
+        raise SpoolError(f"data_dir {settings.data_dir} is not writable by the user Asterisk runs as, whose "
+                         "`notice report` keeps the outcomes there; give it to that user "
+                         f"(chown asterisk: {settings.data_dir})")
