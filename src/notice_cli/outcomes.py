@@ -57,7 +57,7 @@ def entries_in(data: bytes) -> list[Report | FailureRun]:
 def _entry(line: bytes) -> Report | FailureRun | None:
     try:
         fields = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         return None
     if not isinstance(fields, dict):
         return None
@@ -144,7 +144,9 @@ class Ledger:
 
     def append(self, entry: Report | FailureRun) -> None:
         """Add ENTRY, on the disk when this returns. A ledger whose last line was cut short by a
-        crash gets a line feed first, so the new line is whole."""
+        crash gets a line feed first, so the new line is whole. A write that fails is taken
+        back: the part written (all but the line feed, say) must not become an entry when the
+        next append ends its line."""
         line = entry_line(entry)
         size = os.lseek(self.fd, 0, os.SEEK_END)
         if size and _byte_at(self.fd, size - 1) != b"\n":
@@ -155,6 +157,7 @@ class Ledger:
                 raise OSError(28, "No space left on device", self.path)
             os.fsync(self.fd)
         except OSError as problem:
+            _truncate_quietly(self.fd, size)
             raise SpoolError(explain_failure(problem, self.path, "write", "the user Asterisk runs as",
                                              no_space="")) from None
         self.entries.append(entry)
@@ -173,6 +176,13 @@ def _read_all(fd: int) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass  # the error that made the write fail is the one to tell
 
 
 def _byte_at(fd: int, offset: int) -> bytes:
