@@ -12,8 +12,11 @@ report, never a report that promises a call that does not exist.
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
+import time
 
 from .callfile import parse, render
 from .log import log_lines
@@ -27,6 +30,7 @@ from .value import Value
 
 ON_FAILURE_TIMEOUT = 300  # seconds on_failure may run before it is stopped and the stop logged
 RUNNER = "notice_cli.failure_runner"
+MAX_OUTPUT_BYTES = 4 * MAX_OUTPUT  # UTF-8: at most 4 bytes a character
 
 
 class Reported(Value):
@@ -140,16 +144,52 @@ def run_on_failure(program: str, data_dir: str, notice_id: str, number: str, out
                    tag: str, timeout: float = ON_FAILURE_TIMEOUT) -> FailureRun:
     """Run PROGRAM NOTICE_ID NUMBER OUTCOME (no shell) and keep its exit code and output."""
     try:
-        done = subprocess.run([program, notice_id, number, outcome], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, cwd="/")
-        run = FailureRun(int(_now()), program, done.returncode, _shown_output(done.stdout))
-    except subprocess.TimeoutExpired as expired:
-        run = FailureRun(int(_now()), program, None,
-                         f"stopped after {timeout:g} s; output: " + _shown_output(expired.output or b""))
+        code, output, more = _run_captured([program, notice_id, number, outcome], timeout)
     except OSError as problem:
         run = FailureRun(int(_now()), program, None, f"could not be run: {problem.strerror or problem}")
+    else:
+        shown = _shown_output(output, more)
+        run = FailureRun(int(_now()), program, code, shown if code is not None else
+                         f"stopped after {timeout:g} s; output: " + shown)
     keep_failure_run(data_dir, notice_id, run, facility, tag)
     return run
+
+
+def _run_captured(command: list[str], timeout: float) -> tuple[int | None, bytes, int]:
+    """Run COMMAND: (its exit code, None when it was stopped after TIMEOUT seconds; the first
+    MAX_OUTPUT_BYTES of its output; how many bytes more it wrote). The output is read only
+    while the program runs: a child it leaves behind may hold the pipe open for ever. Whatever
+    it writes beyond what is kept is read and dropped, so that it neither blocks nor fills
+    the memory. Stopped, its whole process group goes (it runs in a session of its own)."""
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, cwd="/", start_new_session=True)
+    kept, more = bytearray(), 0
+    deadline = time.monotonic() + timeout
+    with process.stdout as stream:
+        while time.monotonic() < deadline:
+            exited = process.poll() is not None
+            ready, _, _ = select.select([stream], [], [], 0 if exited else min(0.1, max(0.0, deadline - time.monotonic())))
+            chunk = os.read(stream.fileno(), 1 << 16) if ready else b""
+            if not chunk and exited:  # ended, and nothing more to read now
+                return process.returncode, bytes(kept), more
+            if not chunk and ready:  # end of file: the program closed its output, and may run on
+                try:
+                    return process.wait(max(0.0, deadline - time.monotonic())), bytes(kept), more
+                except subprocess.TimeoutExpired:
+                    break
+            room = MAX_OUTPUT_BYTES - len(kept)
+            kept += chunk[:room]
+            more += max(0, len(chunk) - room)
+    _stop(process)
+    return None, bytes(kept), more
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def keep_failure_run(data_dir: str, notice_id: str, run: FailureRun, facility: str, tag: str) -> None:
@@ -164,14 +204,14 @@ def keep_failure_run(data_dir: str, notice_id: str, run: FailureRun, facility: s
     log_lines([line], facility, tag)
 
 
-def _shown_output(data: bytes) -> str:
+def _shown_output(data: bytes, more: int = 0) -> str:
     text = data.decode("utf-8", "replace")
-    return text if len(text) <= MAX_OUTPUT else text[:MAX_OUTPUT] + f"... ({len(text) - MAX_OUTPUT} more characters)"
+    if len(text) <= MAX_OUTPUT and not more:
+        return text
+    return text[:MAX_OUTPUT] + f"... ({len(text[MAX_OUTPUT:].encode()) + more} more bytes)"
 
 
 def _now() -> float:
-    import time
-
     return time.time()
 
 
