@@ -579,8 +579,8 @@ def report_command(settings, notice_id, attempt, outcome, played):
       notice report 20261128094512-9f3a1c2b 1 heard 14
 
     OUTCOME: confirmed, heard, hung_up, voicemail, machine, busy, no_answer, failed.
-    Exit codes: 0 kept (or kept before), 3 not a report (nothing kept), 4 data_dir or
-    the spool could not be written.
+    Exit codes: 0 kept (or kept before), 3 not a report, 5 no call file of that attempt
+    (nothing kept for either), 4 data_dir or the spool could not be written.
     """
     import time
 

@@ -32,10 +32,11 @@ from .errors import NoticeError, SpoolError, EXIT_ENGINE_RUNNING
 from .inbox import as_written, take_inbox
 from .inventory import file_refusal
 from .pacing import StartSeconds, is_late, room
+from .report import end_missed
 from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, changed_since, claim_due, in_state, mark,
                     miss_overdue,
                     open_queue)
-from .notice import file_name_in_spool, is_notice_id, notice_id_of
+from .notice import file_name_in_spool, is_notice_id, is_reported, notice_id_of
 from .record import read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, explain_failure, missing_data_dir
@@ -147,7 +148,7 @@ class Engine:
             self._take_back_cancelled(changed_since(self.connection, CANCELLED, since), now)
             self.cancelled_checked = now
         for entry in miss_overdue(self.connection, int(now) - self.settings.late_limit, int(now)):
-            self._say_missed(entry)
+            self._say_missed(entry, now)
         if self.stalled:
             return
         self.starts.forget_before(now)
@@ -174,7 +175,7 @@ class Engine:
             if self._written(entry) or not is_late(entry.due, now, self.settings.late_limit):
                 kept.append(entry)
             elif mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDING,)):
-                self._say_missed(entry)
+                self._say_missed(entry, now)
         return kept
 
     def _written(self, entry) -> bool:
@@ -182,8 +183,14 @@ class Engine:
         name = _name(entry)
         return any(os.path.lexists(os.path.join(folder, name)) for folder in (self.outgoing, self.archive))
 
-    def _say_missed(self, entry) -> None:
+    def _say_missed(self, entry, now: float) -> None:
         self.say(f"missed {entry.id} to {entry.number}: not started within {self.settings.late_limit} s of its time")
+        self._end_reported(entry, now)
+
+    def _end_reported(self, entry, now: float) -> None:
+        """A missed notice of reported delivery ends there: its ledger says so, and on_failure runs."""
+        if is_reported(entry.call_file):
+            end_missed(self.settings, entry.id, entry.number, entry.call_file, now)
 
     def _hand(self, entries, now: float) -> None:
         """Write ENTRIES' call files into outgoing/, each timed to its start second, then mark
@@ -230,7 +237,7 @@ class Engine:
                 break
             if is_late(entry.due, second, self.settings.late_limit):
                 if mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDING,)):
-                    self._say_missed(entry)
+                    self._say_missed(entry, now)
                 continue
             self.starts.take(second, now)
             kept.append(entry)
@@ -340,6 +347,7 @@ class Engine:
         for entry in waiting:
             if is_late(entry.due, now, self.settings.late_limit) and self._take_back(entry, now, "missed", stalled=True):
                 mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDED,))
+                self._end_reported(entry, now)
                 self.say(f"missed {entry.id} to {entry.number}: Asterisk did not start it within "
                          f"{self.settings.late_limit} s of its time")
                 taken += 1

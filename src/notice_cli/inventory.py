@@ -127,7 +127,13 @@ def spool_file_name(settings: Settings, notice_id: str) -> str:
     its current attempt (notice-<id>.<k>.call, outcomes.current_attempt)."""
     from .outcomes import current_attempt
 
-    return call_file_name(notice_id, current_attempt(settings.data_dir, check_notice_id(notice_id)))
+    attempt = current_attempt(settings.data_dir, check_notice_id(notice_id))
+    # notice report spools the next attempt before it keeps its report: killed in between, the
+    # ledger names the attempt before the one waiting in outgoing/.
+    following = call_file_name(notice_id, attempt + 1)
+    if os.path.lexists(os.path.join(outgoing(settings), following)):
+        return following
+    return call_file_name(notice_id, attempt)
 
 
 def find(settings: Settings, notice_id: str) -> Found:

@@ -165,6 +165,11 @@ def attempt_in(call_file: str) -> int:
     return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 4 else 1
 
 
+def is_reported(call_file: str) -> bool:
+    """Whether the call file text CALL_FILE is one of reported delivery (the delivery context)."""
+    return f"\nContext: {DELIVERY_CONTEXT}\n" in call_file
+
+
 def file_name_in_spool(notice_id: str, call_file: str) -> str:
     """The name the call file text CALL_FILE of NOTICE_ID has in Asterisk's spool: that of its attempt."""
     return call_file_name(notice_id, attempt_in(call_file))

@@ -11,6 +11,7 @@ reported delivery (README, "Delivery outcomes") the dialplan says what the calle
     voicemail   an answering machine took the message after its beep
     machine     an answering machine, hung up on (amd_leave_message = no)
     busy, no_answer, failed    the call was not answered (Asterisk's REASON)
+    missed      queue delivery could not start it within late_limit (kept by the engine)
 
 retry_on names the outcomes that are called again, up to max_retries times; an outcome in it
 is never delivered, even heard. A notice ends with its last attempt's outcome.
@@ -24,6 +25,10 @@ from .value import Value
 CONFIRMED, HEARD, HUNG_UP, VOICEMAIL, MACHINE, BUSY, NO_ANSWER, FAILED = (
     "confirmed", "heard", "hung_up", "voicemail", "machine", "busy", "no_answer", "failed")
 OUTCOMES = (CONFIRMED, HEARD, HUNG_UP, VOICEMAIL, MACHINE, BUSY, NO_ANSWER, FAILED)
+# Kept by notice-cli itself, never reported by the dialplan: queue delivery's engine could not
+# start the attempt within late_limit.
+MISSED = "missed"
+LEDGER_OUTCOMES = OUTCOMES + (MISSED,)
 # What retry_on may name: a confirmed notice is delivered whatever the setting, and a message
 # left on a machine is not left twice.
 RETRYABLE = (BUSY, NO_ANSWER, FAILED, HUNG_UP, HEARD, MACHINE)

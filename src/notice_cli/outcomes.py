@@ -20,7 +20,7 @@ import json
 import os
 
 from .errors import SpoolError
-from .outcome import OUTCOMES, RETRY, THEN, FailureRun, Report
+from .outcome import LEDGER_OUTCOMES, RETRY, THEN, FailureRun, Report
 from .spool import explain_failure, fsync_folder, missing_data_dir
 from .spool_writer import ensure_folder_like
 
@@ -73,7 +73,7 @@ def _whole(value) -> bool:
 
 
 def _is_report(fields: dict) -> bool:
-    return (_whole(fields["at"]) and _whole(fields["attempt"]) and fields["outcome"] in OUTCOMES
+    return (_whole(fields["at"]) and _whole(fields["attempt"]) and fields["outcome"] in LEDGER_OUTCOMES
             and _whole(fields["played"]) and fields["then"] in THEN
             and (fields["next_at"] is None or _whole(fields["next_at"])))
 

@@ -20,8 +20,11 @@ import time
 
 from .callfile import parse, render
 from .log import log_lines
-from .notice import (ATTEMPT_VARIABLE, MAX_RETRIES_VARIABLE, RETRY_ON_VARIABLE, call_file_name, check_notice_id)
-from .outcome import (MAX_OUTPUT, NOT_DELIVERED_END, RETRY, RETRYABLE, FailureRun, Report, check_report, then)
+from .errors import NotFound
+from .notice import (ATTEMPT_VARIABLE, MAX_RETRIES_VARIABLE, RETRY_ON_VARIABLE, attempt_in, call_file_name,
+                     check_notice_id)
+from .outcome import (MAX_OUTPUT, MISSED, NOT_DELIVERED_END, RETRY, RETRYABLE, FailureRun, Report, check_report,
+                      then)
 from .outcomes import Ledger, reports_in
 from .settings import QUEUE
 from .spool_reader import read_call_file
@@ -67,14 +70,14 @@ def report_attempt(notice_id: str, attempt: str, outcome: str, played: str, sett
         earlier = [each for each in reports_in(ledger.entries) if each.attempt == attempt_number]
         if earlier:
             return Reported(notice_id, earlier[0], True, None, False)
+        if attempted is None:  # the dialplan reports while the attempt's file is in outgoing/
+            raise NotFound(f"notice {notice_id} has no call file of attempt {attempt_number} in "
+                           f"{settings.spool_dir}/outgoing or outgoing_done; nothing is kept")
         follows = then(outcome, attempt_number, attempted.max_retries, attempted.retry_on)
         path = next_at = None
         if follows == RETRY:
-            if attempted.call is None:
-                follows = NOT_DELIVERED_END  # no call file to call again from
-            else:
-                next_at = int(now) + attempted.call.retry_time
-                path = spool_next(notice_id, attempted.call, attempt_number + 1, next_at, settings)
+            next_at = int(now) + attempted.call.retry_time
+            path = spool_next(notice_id, attempted.call, attempt_number + 1, next_at, settings)
         report = Report(int(now), attempt_number, outcome, played_seconds, follows, next_at)
         ledger.append(report)
     started = follows == NOT_DELIVERED_END and settings.on_failure is not None
@@ -84,9 +87,9 @@ def report_attempt(notice_id: str, attempt: str, outcome: str, played: str, sett
     return Reported(notice_id, report, False, path, started)
 
 
-def attempted_call(notice_id: str, attempt: int, settings) -> Attempted:
+def attempted_call(notice_id: str, attempt: int, settings) -> Attempted | None:
     """What ATTEMPT's call file says, read where Asterisk has it (outgoing/ while the call runs,
-    outgoing_done/ once archived); the settings' values when it is in neither."""
+    outgoing_done/ once archived); None when it is in neither (no such attempt)."""
     name = call_file_name(notice_id, attempt)
     text = None
     for folder in ("outgoing", "outgoing_done", "outgoing"):  # again: it may move in between
@@ -94,7 +97,7 @@ def attempted_call(notice_id: str, attempt: int, settings) -> Attempted:
         if text is not None:
             break
     if text is None:
-        return Attempted(None, "", settings.max_retries, settings.retry_on)
+        return None
     call = parse(text)
     variables = dict(call.variables)
     return Attempted(
@@ -113,6 +116,20 @@ def _outcomes(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if text is None:
         return default
     return tuple(word for word in text.split(",") if word in RETRYABLE)
+
+
+def end_missed(settings, notice_id: str, number: str, call_file: str, now: float) -> bool:
+    """Keep MISSED as the outcome of the attempt whose call file text is CALL_FILE, which queue
+    delivery could not start within late_limit, so the notice ends not delivered, and start
+    on_failure; whether this ended it (False: that attempt had its report already)."""
+    attempt = attempt_in(call_file)
+    with Ledger(settings.data_dir, notice_id) as ledger:
+        if any(each.attempt == attempt for each in reports_in(ledger.entries)):
+            return False
+        ledger.append(Report(int(now), attempt, MISSED, 0, NOT_DELIVERED_END))
+    if settings.on_failure is not None:
+        start_on_failure(settings, notice_id, number, MISSED)
+    return True
 
 
 def spool_next(notice_id: str, call, attempt: int, due: int, settings) -> str:

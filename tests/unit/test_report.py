@@ -161,11 +161,11 @@ def test_a_second_report_of_an_attempt_changes_nothing(site):
     assert site.spooled() == sorted([call_file_name(notice_id), call_file_name(notice_id, 2)])
 
 
-def test_a_report_whose_call_file_is_gone_is_kept_and_ends_the_notice(site):
+def test_a_report_of_an_attempt_with_no_call_file_is_refused_and_nothing_kept(site):
     done = site.report("20261128094512-9f3a1c2b", 1, "busy")
-    assert done.returncode == 0
-    [report] = site.ledger("20261128094512-9f3a1c2b")
-    assert report.then == "not delivered" and site.spooled() == []
+    assert done.returncode == 5 and done.stderr.count("\n") == 1
+    assert "has no call file of attempt 1" in done.stderr
+    assert site.ledger("20261128094512-9f3a1c2b") == [] and site.spooled() == []
 
 
 def test_the_report_of_an_archived_attempt_is_read_from_the_archive(site):
