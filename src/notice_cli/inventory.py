@@ -18,6 +18,8 @@ from .cleanup import discard_cancelled
 from .errors import InvalidInput, NoticeError, NotCancelled, NotFound, shown
 from .found import Found, Listed
 from .notice import call_file_name, check_notice_id, check_number, notice_id_of
+from .outcome import MAX_ATTEMPT, RETRY
+from .outcomes import read_ledger, reports_in
 from .record import SpooledNotice, read_listed, read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, same_folder, sync_folder
@@ -85,15 +87,53 @@ def pending(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
     return _by_time(listed, unknown)
 
 
-def finished(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
-    """The finished notices (Asterisk's archive) PICKED picks, by the time they were scheduled."""
-    listed, unknown = [], []
+def finished(settings: Settings, picked: Picked = EVERYTHING, also: Iterable[Listed] = ()) -> list[Listed]:
+    """The finished notices (Asterisk's archive) PICKED picks, and those ALSO gives (queue
+    delivery's missed), by the time they were scheduled. A notice of reported delivery has a
+    call file per attempt: it is listed once, by its latest attempt's (one_per_notice)."""
+    listed, unknown, attempts = [], [], []
     with _collector_paused():
         for name, data in call_file_bytes(archive(settings), missing_ok=True):
             notice = read_listed(name, data, settings.channel)
-            if notice is not None and picked.covers(notice.number, notice.due):
+            if notice is None or not picked.covers(notice.number, notice.due):
+                continue
+            if notice.attempt is not None:
+                attempts.append((notice.due, notice))
+            else:
                 (unknown if notice.due is None else listed).append((notice.due, notice))
+    for entry in also:
+        (listed if entry[1].attempt is None else attempts).append(entry)
+    if attempts:
+        listed, unknown = one_per_notice(listed, unknown, attempts)
     return _by_time(listed, unknown)
+
+
+def one_per_notice(listed: list[Listed], unknown: list[Listed], attempts: list[Listed]) -> tuple[list, list]:
+    """LISTED and UNKNOWN (of unknown time) with the ATTEMPTS' files of reported delivery, a
+    notice once: by the file of its latest attempt (Asterisk's archive before the queue's
+    missed of the same attempt: ATTEMPTS in that order), its attempts counting the calls of
+    all its files -- with a Playback file of the same id (written by hand) among them."""
+    files: dict[str, list[Listed]] = {}
+    for entry in attempts:
+        files.setdefault(entry[1].id, []).append(entry)
+    listed, unknown = _others(listed, files), _others(unknown, files)
+    for entries in files.values():
+        at, latest = max(entries, key=lambda entry: entry[1].attempt or 0)  # the first of the highest
+        notice = latest._replace(attempts=sum(entry[1].attempts for entry in entries))
+        (unknown if at is None else listed).append((at, notice))
+    return listed, unknown
+
+
+def _others(entries: list[Listed], files: dict[str, list[Listed]]) -> list[Listed]:
+    """The ENTRIES of notices FILES does not hold; those of a notice it holds go to its files."""
+    others = []
+    for entry in entries:
+        same = files.get(entry[1].id)
+        if same is None:
+            others.append(entry)
+        else:
+            same.append(entry)
+    return others
 
 
 @contextmanager
@@ -123,15 +163,55 @@ def _by_time(listed: list[Listed], unknown: list[Listed]) -> list[Listed]:
 
 
 def find(settings: Settings, notice_id: str) -> Found:
-    """The notice NOTICE_ID, pending or finished; NotFound if neither."""
-    name = call_file_name(check_notice_id(notice_id))
+    """The notice NOTICE_ID, pending or finished, by the file of its latest attempt; NotFound
+    if neither. A notice of Playback delivery has one file, and no ledger to read."""
+    first = _found(settings, call_file_name(check_notice_id(notice_id)))
+    if first is not None and first.notice.attempt is None:
+        return first
+    ledger = read_ledger(settings.data_dir, notice_id)
+    for name in attempt_names(notice_id, ledger)[:-1]:  # the first attempt's is read
+        later = _found(settings, name)
+        if later is not None:
+            return in_full(settings, later, ledger)
+    if first is not None:
+        return in_full(settings, first, ledger)
+    raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
+                   f"{archive(settings)}")
+
+
+def _found(settings: Settings, name: str) -> Found | None:
+    """The notice in the call file NAME, pending or finished; None if neither."""
     for is_pending, folder in ((True, outgoing(settings)), (False, archive(settings))):
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
         if notice:
             return Found(is_pending, os.path.join(folder, name), text, mtime_of(folder, name), notice)
-    raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
-                   f"{archive(settings)}")
+    return None
+
+
+def attempt_names(notice_id: str, ledger: list) -> list[str]:
+    """The names the call file of NOTICE_ID's latest attempt may have, the likeliest first: in
+    reported delivery, that of the attempt its LEDGER asked for last, then each earlier one's
+    (a later attempt's file is spooled before its report is kept)."""
+    reports = reports_in(ledger)
+    last = max((report.attempt + (report.then == RETRY) for report in reports), default=1)
+    return [call_file_name(notice_id, attempt) for attempt in range(min(last, MAX_ATTEMPT), 0, -1)]
+
+
+def in_full(settings: Settings, found: Found, ledger: list | None = None) -> Found:
+    """FOUND with what notice show tells of reported delivery: the archived files of the
+    attempts before its latest, and its LEDGER (read if None)."""
+    notice = found.notice
+    if notice.attempt is None:
+        return found
+    folder, earlier = archive(settings), []
+    for attempt in range(1, notice.attempt):
+        text = read_call_file(folder, call_file_name(notice.id, attempt))
+        if text is not None and read_notice(call_file_name(notice.id, attempt), text, settings.channel):
+            earlier.append((attempt, text))
+    if ledger is None:
+        ledger = read_ledger(settings.data_dir, notice.id)
+    return found._replace(earlier=tuple(earlier), ledger=tuple(ledger))
 
 
 # --- cancelling ----------------------------------------------------------------------------
