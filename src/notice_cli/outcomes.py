@@ -85,8 +85,20 @@ def _is_report(fields: dict) -> bool:
 
 
 def _is_run(fields: dict) -> bool:
-    return (_whole(fields["at"], MAX_TIME) and isinstance(fields["on_failure"], str)
-            and (fields["exit"] is None or type(fields["exit"]) is int) and isinstance(fields["output"], str))
+    return (_whole(fields["at"], MAX_TIME) and _text(fields["on_failure"])
+            and (fields["exit"] is None or type(fields["exit"]) is int) and _text(fields["output"]))
+
+
+def _text(value) -> bool:
+    """Text as report.py keeps it: on_failure's output decoded with replacement, so no lone
+    surrogate (JSON's "\\ud800"), which no UTF-8 stream could print."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_ledger(data_dir: str, notice_id: str) -> list[Report | FailureRun]:

@@ -23,9 +23,16 @@ def report_line(**changes) -> bytes:
     b"{" * 100_000 + b"\n",
     report_line(at=MAX_TIME + 1), report_line(at=10**30), report_line(next_at=10**30),
     report_line(attempt=0), report_line(attempt=1002), report_line(played=86401),
+    b'{"at":1796110300,"on_failure":"/bin/x","exit":0,"output":"a\\ud800b"}\n',  # printed, it would fail
+    b'{"at":1796110300,"on_failure":"/bin/\\udc80","exit":0,"output":""}\n',
 ])
 def test_a_hostile_line_is_skipped_and_the_others_read(line):
     assert entries_in(entry_line(REPORT) + line + entry_line(RUN)) == [REPORT, RUN]
+
+
+def test_any_text_a_stream_can_print_is_read_exactly():
+    run = FailureRun(1796110300, "/usr/bin/x", -15, "".join(map(chr, range(128))) + "\u2028\U0001f4de\ufffd")
+    assert entries_in(entry_line(run)) == [run]
 
 
 def test_the_largest_values_written_are_read():
