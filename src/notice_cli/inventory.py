@@ -11,8 +11,9 @@ from __future__ import annotations
 import gc
 import os
 from collections import namedtuple
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from typing import Any
 
 from .cleanup import discard_cancelled
 from .errors import InvalidInput, NoticeError, NotCancelled, NotFound, shown
@@ -169,14 +170,11 @@ def find(settings: Settings, notice_id: str) -> Found:
     if first is not None and first.notice.attempt is None:
         return first
     ledger = read_ledger(settings.data_dir, notice_id)
-    for name in attempt_names(notice_id, ledger)[:-1]:  # the first attempt's is read
-        later = _found(settings, name)
-        if later is not None:
-            return in_full(settings, later, ledger)
-    if first is not None:
-        return in_full(settings, first, ledger)
-    raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
-                   f"{archive(settings)}")
+    found = latest_attempt(notice_id, ledger, lambda name: _found(settings, name))
+    if found is None:
+        raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
+                       f"{archive(settings)}")
+    return in_full(settings, found, ledger)
 
 
 def _found(settings: Settings, name: str) -> Found | None:
@@ -189,13 +187,22 @@ def _found(settings: Settings, name: str) -> Found | None:
     return None
 
 
-def attempt_names(notice_id: str, ledger: list) -> list[str]:
-    """The names the call file of NOTICE_ID's latest attempt may have, the likeliest first: in
-    reported delivery, that of the attempt its LEDGER asked for last, then each earlier one's
-    (a later attempt's file is spooled before its report is kept)."""
-    reports = reports_in(ledger)
-    last = max((report.attempt + (report.then == RETRY) for report in reports), default=1)
-    return [call_file_name(notice_id, attempt) for attempt in range(min(last, MAX_ATTEMPT), 0, -1)]
+def latest_attempt(notice_id: str, ledger: list, probe: Callable[[str], Any]) -> Any:
+    """PROBE(name) of the call file of NOTICE_ID's latest attempt (None: none): from the attempt
+    its LEDGER asked for last down to the first (a later attempt's file is spooled before its
+    report is kept), then any later ones (a ledger that lost lines)."""
+    asked = max((report.attempt + (report.then == RETRY) for report in reports_in(ledger)), default=1)
+    attempt, found = min(asked, MAX_ATTEMPT), None
+    for attempt in range(attempt, 0, -1):
+        found = probe(call_file_name(notice_id, attempt))
+        if found is not None:
+            break
+    while attempt < MAX_ATTEMPT:
+        later = probe(call_file_name(notice_id, attempt + 1))
+        if later is None:
+            break
+        found, attempt = later, attempt + 1
+    return found
 
 
 def in_full(settings: Settings, found: Found, ledger: list | None = None) -> Found:

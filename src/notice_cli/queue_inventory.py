@@ -16,7 +16,7 @@ from .callfile import parse, render
 from .errors import NotCancelled, NotFound
 from .found import Found
 from .inbox import inbox_folder, opened_queue
-from .inventory import EVERYTHING, Picked, attempt_names, file_refusal, in_full, outgoing, refusal
+from .inventory import EVERYTHING, Picked, file_refusal, in_full, latest_attempt, outgoing, refusal
 from .notice import DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id, new_notice_id
 from .outcomes import read_ledger
 from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry, Queued, counts, due_between,
@@ -146,10 +146,7 @@ def find_queued(settings: Settings, notice_id: str) -> Found | None:
 def _latest_in_inbox(settings: Settings, notice_id: str, ledger: list) -> tuple[str, str, float] | None:
     """(name, text, mtime: its due) of the latest attempt's file of NOTICE_ID in the inbox, or None."""
     folder = inbox_folder(settings.data_dir)
-    for name in attempt_names(notice_id, ledger):
-        for _, text, mtime in call_file_texts(folder, [name]):
-            return name, text, mtime
-    return None
+    return latest_attempt(notice_id, ledger, lambda name: next(iter(call_file_texts(folder, [name])), None))
 
 
 # --- cancelling ------------------------------------------------------------------------------

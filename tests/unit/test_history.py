@@ -370,6 +370,14 @@ def test_show_of_attempts_whose_files_were_pruned_tells_them_from_the_ledger(out
         (1, None, "busy"), (2, iso(D1 + 90), "hung_up"), (3, iso(D1 + 160), "confirmed")]
 
 
+def test_show_finds_the_latest_attempt_even_when_the_ledger_does_not_name_it(outcomes):
+    os.unlink(f"{DATA}/outcomes/r-confirmed.jsonl")
+    shown = json.loads(run("show", "--json", "r-confirmed").stdout)
+    assert (shown["file"], shown["result"], shown["outcome"]) == (
+        f"{ARCHIVE}/notice-r-confirmed.3.call", "unknown", "unreported")
+    assert [entry["outcome"] for entry in shown["attempt_log"]] == ["unreported"] * 3
+
+
 def test_show_of_a_playback_notice_reads_no_ledger(outcomes):
     os.makedirs(f"{DATA}/outcomes/p-expired.jsonl")  # a ledger that could not be read: not read at all
     shown = json.loads(run("show", "--json", "p-expired").stdout)
