@@ -22,6 +22,7 @@ from collections import Counter, namedtuple
 from collections.abc import Iterable
 
 from .errors import InvalidInput, shown
+from .inventory import collector_paused
 from .outcome import DELIVERED_END, FAILED, NOT_DELIVERED_END, OUTCOMES, RETRY, Report
 from .outcomes import read_ledger, reports_in
 from .record import MISSED_STATUS, SpooledNotice
@@ -53,12 +54,13 @@ def with_outcomes(listed: Iterable[tuple], data_dir: str) -> list[tuple]:
     """(at, Finished) of each (at, notice) LISTED (inventory.finished), its final outcome read
     from its ledger in DATA_DIR in reported delivery, from Asterisk's Status in Playback's."""
     rows = []
-    for at, notice in listed:
-        if notice.attempt is None:
-            verdict = _PLAYBACK.get(notice.status, _NOT_YET)
-        else:
-            verdict = reported_verdict(notice, reports_in(read_ledger(data_dir, notice.id)), archived=True)
-        rows.append((at, _finished(Finished, notice + verdict)))
+    with collector_paused():  # a row a notice, as the scan (inventory.py): a third of the time here
+        for at, notice in listed:
+            if notice.attempt is None:
+                verdict = _PLAYBACK.get(notice.status, _NOT_YET)
+            else:
+                verdict = reported_verdict(notice, reports_in(read_ledger(data_dir, notice.id)), archived=True)
+            rows.append((at, _finished(Finished, notice + verdict)))
     return rows
 
 

@@ -77,7 +77,7 @@ def pending(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
     folder = outgoing(settings)
     numbers, timed = picked.numbers, picked.since is not None or picked.until is not None
     listed, unknown = [], []
-    with _collector_paused():
+    with collector_paused():
         for name, data in call_file_bytes(folder):
             notice = read_listed(name, data, settings.channel)
             if notice is None or (numbers and notice.number not in numbers):
@@ -93,7 +93,7 @@ def finished(settings: Settings, picked: Picked = EVERYTHING, also: Iterable[Lis
     delivery's missed), by the time they were scheduled. A notice of reported delivery has a
     call file per attempt: it is listed once, by its latest attempt's (one_per_notice)."""
     listed, unknown, attempts = [], [], []
-    with _collector_paused():
+    with collector_paused():
         for name, data in call_file_bytes(archive(settings), missing_ok=True):
             notice = read_listed(name, data, settings.channel)
             if notice is None or not picked.covers(notice.number, notice.due):
@@ -138,7 +138,7 @@ def _others(entries: list[Listed], files: dict[str, list[Listed]]) -> list[Liste
 
 
 @contextmanager
-def _collector_paused():
+def collector_paused():
     """Python's cycle collector paused while a scan makes 100,000s of objects with no cycle
     among them, and the listing moved past it once the scan is done: a tenth of notice
     list's time (why, and the figures: fast_listing.py's note)."""
