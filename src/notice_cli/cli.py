@@ -190,7 +190,9 @@ def list_command(settings, numbers, since, until, form):
     Columns: id, due (when Asterisk calls next: the scheduled time, the next
     attempt's while it retries, the current one's while it calls), number,
     recording, attempts (calls made so far) and state (pending, calling,
-    retrying). Only notice-cli's own call files are listed.
+    retrying: waiting for its next attempt, which in reported delivery is a call
+    file of its own, notice-ID.2.call...). Only notice-cli's own call files are
+    listed.
 
     \b
       notice list
@@ -215,14 +217,19 @@ def list_command(settings, numbers, since, until, form):
 @form_options("json")
 @with_settings(*READING)
 def show_command(settings, notice_id, form):
-    """Show one notice in full, pending or finished: its state, number, recording,
-    scheduled and next call time, every attempt, its file and the call file's lines.
+    """Show one notice in full, pending or finished: its state, its outcome (as
+    notice history has it: delivered, not delivered and why, pending, unknown),
+    number, recording, scheduled and next call time, every attempt (in reported
+    delivery with its outcome, the seconds of the message played and what
+    followed: another call at its time, or the end), each run of on_failure with
+    its exit code and output, its file and the call file's lines.
 
     \b
       notice show 20261128094512-9f3a1c2b
       notice show --json 20261128094512-9f3a1c2b
 
-    Exit code 5 if there is no such notice.
+    Exit codes: 5 if there is no such notice, 4 if its ledger (data_dir/outcomes)
+    cannot be read.
     """
     from .inventory import find
     from .output import shown_notice, write_shown
