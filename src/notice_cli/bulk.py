@@ -31,6 +31,7 @@ from .dialplan_recordings import mark_used
 from .log import log_lines
 from .notice import Notice, call_file_for, call_file_name, check_notice_id, check_number, content_id, notice_id_of
 from .recordings import check_recording_name, recording_path
+from .schedule import check_reported_data_dir
 from .settings import QUEUE, Settings
 from .spool import ARCHIVE, OUTGOING, names_in
 from .spool_writer import spool_call_files
@@ -220,6 +221,7 @@ def import_notices(lines: Iterable[str], source: str, settings: Settings, now: f
     if checked.problems and not skip_invalid:
         raise InvalidRows(f"{_count(len(checked.problems), 'invalid row')} in {source}; nothing was imported "
                           "(correct them, or use --skip-invalid to import the valid rows)", checked.problems)
+    check_reported_data_dir(settings)
     mark_used(notice.recording for notice in checked.notices)  # before a gc meanwhile removes one
     if planned:
         planned(checked)

@@ -35,7 +35,7 @@ from .pacing import StartSeconds, is_late, room
 from .queue import (CANCELLED, FINISHED, HANDED, HANDING, MISSED, QUEUED, changed_since, claim_due, in_state, mark,
                     miss_overdue,
                     open_queue)
-from .notice import call_file_name, is_notice_id
+from .notice import file_name_in_spool, is_notice_id, notice_id_of
 from .record import read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, explain_failure, missing_data_dir
@@ -123,7 +123,7 @@ class Engine:
         # so that call_rate holds across a restart.
         present = mtimes_in(self.outgoing)
         for entry in in_state(self.connection, HANDED):
-            mtime = present.get(call_file_name(entry.id))
+            mtime = present.get(_name(entry))
             if mtime is not None and mtime > now:
                 self.starts.take(int(mtime), now)
 
@@ -131,8 +131,8 @@ class Engine:
         """A notice cancel or move marked cancelled and then, killed, never took back: its
         file is removed from outgoing/ unless Asterisk is calling it."""
         for entry in entries:
-            if os.path.lexists(os.path.join(self.outgoing, call_file_name(entry.id))):
-                self._take_back(entry.id, now, "cancelled")
+            if os.path.lexists(os.path.join(self.outgoing, _name(entry))):
+                self._take_back(entry, now, "cancelled")
 
     def step(self, now: float) -> None:
         """One look: take the inbox in, note what Asterisk finished, mark the late ones missed,
@@ -179,7 +179,7 @@ class Engine:
 
     def _written(self, entry) -> bool:
         """Whether ENTRY's call file is in outgoing/ or the archive already."""
-        name = call_file_name(entry.id)
+        name = _name(entry)
         return any(os.path.lexists(os.path.join(folder, name)) for folder in (self.outgoing, self.archive))
 
     def _say_missed(self, entry) -> None:
@@ -197,7 +197,7 @@ class Engine:
             handed.add(path)
 
         settings = self.settings
-        files = ((entry.call_file, call_file_name(entry.id), starts[entry.id]) for entry in entries)
+        files = ((entry.call_file, _name(entry), starts[entry.id]) for entry in entries)
         try:
             spool_call_files(files, settings.spool_dir, settings.file_mode, settings.owner, moved, moved)
         except SpoolError as problem:
@@ -238,7 +238,7 @@ class Engine:
         return kept, starts
 
     def _is_in(self, handed: set[str], entry) -> bool:
-        return os.path.join(self.outgoing, call_file_name(entry.id)) in handed
+        return os.path.join(self.outgoing, _name(entry)) in handed
 
     def _handable(self, entry, now: float) -> bool:
         """Whether ENTRY's call file is one notice-cli writes: the engine hands the text as it
@@ -266,12 +266,12 @@ class Engine:
     def _handed(self, entry, now: float) -> None:
         if not mark(self.connection, entry.id, HANDED, int(now), was=(HANDING,)):
             # cancelled meanwhile (notice cancel of a handing notice): take the file back
-            self._take_back(entry.id, now, "cancelled")
+            self._take_back(entry, now, "cancelled")
 
-    def _take_back(self, notice_id: str, now: float, why: str, stalled: bool = False) -> bool:
-        """Remove the call file of NOTICE_ID from outgoing/ unless Asterisk is calling it (or,
+    def _take_back(self, entry, now: float, why: str, stalled: bool = False) -> bool:
+        """Remove the call file of ENTRY from outgoing/ unless Asterisk is calling it (or,
         unless STALLED, may be starting to: inventory.refusal); whether this removed it."""
-        name = call_file_name(notice_id)
+        notice_id, name = entry.id, _name(entry)
 
         def check(text: str, mtime: float) -> str | None:
             if not stalled:
@@ -297,13 +297,14 @@ class Engine:
         """Note the outcome of each handed notice Asterisk has finished; return how many are
         still in progress (their files in outgoing/)."""
         handed = in_state(self.connection, HANDED)
-        if not handed:
+        limited = self.settings.max_calls > 0
+        if not handed and not limited:
             self.stalled = False
             return 0
         present = mtimes_in(self.outgoing)
-        in_progress, waiting = 0, []
+        in_progress, waiting = self._others_in(present, handed) if limited else 0, []
         for entry in handed:
-            name = call_file_name(entry.id)
+            name = _name(entry)
             mtime = present.get(name)
             if mtime is None:
                 self._finished(entry, name, now)
@@ -323,12 +324,21 @@ class Engine:
         self.stalled = stalled
         return in_progress
 
+    @staticmethod
+    def _others_in(present: dict[str, float], handed) -> int:
+        """How many call files of notice-cli's in outgoing/ (PRESENT) are no HANDED notice's:
+        a call of reported delivery still ending after its report queued the next attempt, or
+        a file spooled in direct delivery. Each may hold a channel, so each counts against
+        max_calls."""
+        names = {_name(entry) for entry in handed}
+        return sum(1 for name in present if name not in names and notice_id_of(name) is not None)
+
     def _miss_late(self, waiting, now: float) -> int:
         """Of the handed notices WAITING for a stalled Asterisk, take back those past late_limit
         (unless Asterisk is calling them after all) and mark them missed; how many."""
         taken = 0
         for entry in waiting:
-            if is_late(entry.due, now, self.settings.late_limit) and self._take_back(entry.id, now, "missed", stalled=True):
+            if is_late(entry.due, now, self.settings.late_limit) and self._take_back(entry, now, "missed", stalled=True):
                 mark(self.connection, entry.id, MISSED, int(now), "late", was=(HANDED,))
                 self.say(f"missed {entry.id} to {entry.number}: Asterisk did not start it within "
                          f"{self.settings.late_limit} s of its time")
@@ -350,6 +360,11 @@ class Engine:
             self.say(f"finished {entry.id} to {entry.number}: its call file left outgoing/ with no Status in "
                      f"{self.archive} (Asterisk found it invalid, or it was removed)")
             self.missing_since.pop(entry.id, None)
+
+
+def _name(entry) -> str:
+    """The name of ENTRY's call file in Asterisk's spool (reported delivery: its attempt's)."""
+    return file_name_in_spool(entry.id, entry.call_file)
 
 
 def mtimes_in(folder: str) -> dict[str, float]:

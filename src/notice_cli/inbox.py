@@ -19,8 +19,8 @@ import sqlite3
 
 from .callfile import parse, render
 from .errors import InvalidInput, SpoolError
-from .notice import PLAYBACK
-from .queue import Queued, enqueue, open_queue
+from .notice import DELIVERY_CONTEXT, PLAYBACK, attempt_of
+from .queue import Queued, enqueue, open_queue, requeue_attempt
 from .record import read_notice
 from .spool import INBOX, explain_failure, fsync_folder, names_in
 from .spool_reader import call_file_texts
@@ -57,14 +57,21 @@ def take_inbox(connection: sqlite3.Connection, data_dir: str, now: int) -> Taken
     files = inbox_files(data_dir)
     if not files:
         return Taken([], [])
-    notices, left = [], []
-    for name, text, _mtime in files:
+    notices, retries, left = [], [], []
+    for name, text, mtime in files:
         notice = read_notice(name, text)
         if notice is None or notice.due is None or not as_written(text):
             left.append(name)
             continue
-        notices.append((name, Queued(notice.id, notice.number, notice.recording, notice.due, text)))
+        if attempt_of(name) > 1:  # due when its mtime says, retry_time after the last attempt
+            retries.append((name, Queued(notice.id, notice.number, notice.recording, int(mtime), text)))
+        else:
+            notices.append((name, Queued(notice.id, notice.number, notice.recording, notice.due, text)))
     taken = enqueue(connection, [queued for _, queued in notices], now) if notices else []
+    for name, queued in retries:  # notice report's next attempt of a notice the queue has
+        if requeue_attempt(connection, queued, now):
+            taken.append(queued.id)
+    notices += retries
     try:
         for name, _ in notices:
             try:
@@ -99,7 +106,9 @@ def as_written(text: str) -> bool:
     hand into the inbox, or damaged) is never taken in."""
     try:
         call = parse(text)
-        return call.application == PLAYBACK and render(call) == text
+        runs = call.application == PLAYBACK or (call.context, call.extension, call.priority) == (
+            DELIVERY_CONTEXT, "s", "1")
+        return runs and render(call) == text
     except InvalidInput:
         return False
 

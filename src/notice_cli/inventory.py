@@ -19,8 +19,8 @@ from .cleanup import discard_cancelled
 from .errors import InvalidInput, NoticeError, NotCancelled, NotFound, shown
 from .found import Found, Listed
 from .notice import call_file_name, check_notice_id, check_number, notice_id_of
-from .outcome import MAX_ATTEMPT, RETRY
-from .outcomes import read_ledger, reports_in
+from .outcome import MAX_ATTEMPT
+from .outcomes import attempt_asked, read_ledger, reports_in
 from .record import SpooledNotice, read_listed, read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, same_folder, sync_folder
@@ -163,6 +163,14 @@ def _by_time(listed: list[Listed], unknown: list[Listed]) -> list[Listed]:
     return listed
 
 
+def spool_file_name(settings: Settings, notice_id: str) -> str:
+    """The name of NOTICE_ID's call file in Asterisk's spool now: in reported delivery, that of
+    its current attempt (notice-<id>.<k>.call, outcomes.current_attempt)."""
+    from .outcomes import current_attempt
+
+    return call_file_name(notice_id, current_attempt(settings.data_dir, check_notice_id(notice_id)))
+
+
 def find(settings: Settings, notice_id: str) -> Found:
     """The notice NOTICE_ID, pending or finished, by the file of its latest attempt; NotFound
     if neither. A notice of Playback delivery has one file, and no ledger to read."""
@@ -191,8 +199,7 @@ def latest_attempt(notice_id: str, ledger: list, probe: Callable[[str], Any]) ->
     """PROBE(name) of the call file of NOTICE_ID's latest attempt (None: none): from the attempt
     its LEDGER asked for last down to the first (a later attempt's file is spooled before its
     report is kept), then any later ones (a ledger that lost lines)."""
-    asked = max((report.attempt + (report.then == RETRY) for report in reports_in(ledger)), default=1)
-    attempt, found = min(asked, MAX_ATTEMPT), None
+    attempt, found = min(attempt_asked(reports_in(ledger)), MAX_ATTEMPT), None
     for attempt in range(attempt, 0, -1):
         found = probe(call_file_name(notice_id, attempt))
         if found is not None:
@@ -244,7 +251,7 @@ def cancel_targets(settings: Settings, named: Iterable[str], numbers: Iterable[s
     folder = outgoing(settings)
     targets, not_found, seen = [], [], set()
     for given in named:
-        name = _call_file_in(given, folder)
+        name = _call_file_in(given, folder, settings)
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
         if not notice:
@@ -260,11 +267,11 @@ def cancel_targets(settings: Settings, named: Iterable[str], numbers: Iterable[s
     return Targets(targets, not_found, numbers)
 
 
-def _call_file_in(given: str, folder: str) -> str:
+def _call_file_in(given: str, folder: str, settings: Settings) -> str:
     """The name in FOLDER of the notice GIVEN by its id or by its call file's path; anything
     outside FOLDER is refused, so cancel can never remove another file."""
     if "/" not in given and not given.endswith(".call"):
-        return call_file_name(check_notice_id(given))
+        return spool_file_name(settings, given)
     parent, name = os.path.split(given)
     if parent and not same_folder(parent, folder):
         raise InvalidInput(f"{shown(given)} is not in {folder}; cancel removes only pending notices there")
@@ -333,7 +340,7 @@ def cancel(settings: Settings, targets: Targets, now: float, force: bool = False
     folder = outgoing(settings)
     cancelled, refused, forced = [], [], set()
     for target in targets.notices:
-        name = call_file_name(target.id)
+        name = spool_file_name(settings, target.id)
         current = []
 
         def check(text: str, mtime: float) -> str | None:
@@ -393,9 +400,27 @@ def prune(settings: Settings, pruning: Pruning) -> int:
         if remove_call_file(folder, name,
                             lambda text, mtime: None if mtime < pruning.before else "archived since") is None:
             removed += 1
+            _prune_ledger(settings, name)
     if removed:
         sync_folder(folder)
     return removed
+
+
+def _prune_ledger(settings: Settings, name: str) -> None:
+    """Remove the outcomes ledger of a notice in reported delivery with the archived call file
+    NAME of its last attempt, once the notice is over (outcomes.py)."""
+    from .notice import attempt_of
+    from .outcome import final
+    from .outcomes import ledger_path, read_ledger, reports_in
+
+    notice_id = notice_id_of(name)
+    reports = reports_in(read_ledger(settings.data_dir, notice_id))
+    ended = final(reports)
+    if ended is not None and ended.attempt == attempt_of(name):
+        try:
+            os.unlink(ledger_path(settings.data_dir, notice_id))
+        except FileNotFoundError:
+            pass
 
 
 def describe(notice: SpooledNotice, at: int | None, zone) -> str:

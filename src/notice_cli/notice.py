@@ -154,6 +154,22 @@ def call_file_for(notice: Notice, settings, attempt: int = 1) -> CallFile:
     )
 
 
+def attempt_in(call_file: str) -> int:
+    """The attempt the call file text CALL_FILE of a notice makes (1 for a file without
+    NOTICE_ATTEMPT: Playback delivery, one file for all its attempts)."""
+    marker = f"\nSetvar: {ATTEMPT_VARIABLE}="
+    at = call_file.find(marker)
+    if at < 0:
+        return 1
+    digits = call_file[at + len(marker): call_file.find("\n", at + 1)]
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 4 else 1
+
+
+def file_name_in_spool(notice_id: str, call_file: str) -> str:
+    """The name the call file text CALL_FILE of NOTICE_ID has in Asterisk's spool: that of its attempt."""
+    return call_file_name(notice_id, attempt_in(call_file))
+
+
 def _reported_call_file(notice: Notice, settings, attempt: int) -> CallFile:
     """The call file of reported delivery: one attempt (MaxRetries 0: notice report makes the
     next one, by the outcome), the delivery context, and what it needs to know."""

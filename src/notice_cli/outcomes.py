@@ -20,7 +20,7 @@ import json
 import os
 
 from .errors import SpoolError
-from .outcome import MAX_ATTEMPT, MAX_PLAYED, OUTCOMES, THEN, FailureRun, Report
+from .outcome import MAX_ATTEMPT, MAX_PLAYED, OUTCOMES, RETRY, THEN, FailureRun, Report
 from .spool import explain_failure, fsync_folder, missing_data_dir
 from .spool_writer import ensure_folder_like
 
@@ -117,6 +117,20 @@ def reports_in(entries: list) -> list[Report]:
     return [entry for entry in entries if isinstance(entry, Report)]
 
 
+def current_attempt(data_dir: str, notice_id: str) -> int:
+    """The attempt whose call file NOTICE_ID has in the spool now (attempt_asked)."""
+    return attempt_asked(reports_in(read_ledger(data_dir, notice_id)))
+
+
+def attempt_asked(reports: list[Report]) -> int:
+    """The attempt REPORTS ask for last: the one after the last reported when that asked for
+    another call, else the last reported (over, archived), else the first."""
+    if not reports:
+        return 1
+    last = reports[-1]
+    return last.attempt + 1 if last.then == RETRY else last.attempt
+
+
 class Ledger:
     """NOTICE_ID's ledger, open and locked for a reporter: ENTRIES as they were when the lock
     was taken, and append() for new ones. Use as a context manager."""
@@ -153,8 +167,8 @@ class Ledger:
         """Add ENTRY, on the disk when this returns. A ledger whose last line was cut short by a
         crash gets a line feed first, so the new line is whole."""
         line = entry_line(entry)
-        size = os.fstat(self.fd).st_size
-        if size and os.pread(self.fd, 1, size - 1) != b"\n":
+        size = os.lseek(self.fd, 0, os.SEEK_END)
+        if size and _byte_at(self.fd, size - 1) != b"\n":
             line = b"\n" + line
         try:
             written = os.write(self.fd, line)
@@ -173,14 +187,18 @@ class Ledger:
 
 
 def _read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
     chunks = []
-    offset = 0
     while True:
-        chunk = os.pread(fd, 1 << 16, offset)
+        chunk = os.read(fd, 1 << 16)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
-        offset += len(chunk)
+
+
+def _byte_at(fd: int, offset: int) -> bytes:
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, 1)
 
 
 def _owned_like(fd: int, folder: str) -> None:

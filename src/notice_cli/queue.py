@@ -260,6 +260,23 @@ def replace(connection: sqlite3.Connection, old_id: str, new: Queued, now: int, 
     return True
 
 
+def requeue_attempt(connection: sqlite3.Connection, attempt: Queued, now: int) -> bool:
+    """Queue ATTEMPT, the next call of a notice the queue has (reported delivery: notice report
+    made it), in place of the notice's former call file; whether it was queued. A notice
+    cancelled meanwhile stays cancelled, and an attempt taken in before (an inbox file a crash
+    left behind) is not queued again."""
+    from .notice import attempt_in
+
+    with _transaction(connection, "the next attempt is not queued"):
+        row = connection.execute("SELECT call_file FROM notice WHERE id = ? AND state IN (?, ?)",
+                                 (attempt.id, HANDED, FINISHED)).fetchone()
+        if row is None or attempt_in(row[0]) >= attempt_in(attempt.call_file):
+            return False
+        connection.execute("UPDATE notice SET due = ?, call_file = ?, state = ?, changed_at = ?, outcome = NULL "
+                           "WHERE id = ?", (attempt.due, attempt.call_file, QUEUED, now, attempt.id))
+    return True
+
+
 def uncancel(connection: sqlite3.Connection, notice_id: str, state: str, now: int) -> bool:
     """Take back a cancel: the cancelled notice NOTICE_ID is in STATE again, with no outcome
     (its call file could not be taken from Asterisk)."""

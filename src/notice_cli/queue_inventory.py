@@ -16,8 +16,9 @@ from .callfile import parse, render
 from .errors import NotCancelled, NotFound
 from .found import Found
 from .inbox import inbox_folder, opened_queue
-from .inventory import EVERYTHING, Picked, file_refusal, in_full, latest_attempt, outgoing, refusal
-from .notice import DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id, new_notice_id
+from .inventory import EVERYTHING, Picked, file_refusal, in_full, latest_attempt, outgoing, refusal, spool_file_name
+from .notice import (ATTEMPT_VARIABLE, DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id,
+                     file_name_in_spool, new_notice_id)
 from .outcomes import read_ledger
 from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry, Queued, counts, due_between,
                     find as find_entry, first_due, in_state, listed, mark, open_queue, replace, reschedule,
@@ -248,9 +249,13 @@ class Moved(Value):
 
 def retimed(text: str, notice_id: str, due: int) -> str:
     """The call file TEXT as a fresh notice NOTICE_ID due at DUE: the lines Asterisk appended
-    (attempts) dropped, the notice's variables updated."""
+    (attempts) dropped, the notice's variables updated. In reported delivery a new id counts
+    its attempts from the first again; the same id keeps its attempt, whose file name Asterisk
+    has not seen (a name must never come back with another time)."""
     call = parse(text)
     changed = {NOTICE_ID_VARIABLE: notice_id, DUE_VARIABLE: str(due)}
+    if dict(call.variables).get(NOTICE_ID_VARIABLE) != notice_id:
+        changed[ATTEMPT_VARIABLE] = "1"
     return render(call._replace(variables=tuple((name, changed.get(name, value)) for name, value in call.variables)))
 
 
@@ -314,7 +319,7 @@ def _not_moved(notice_id: str, reason: str) -> NotCancelled | NotFound:
 
 def _check_takeable(settings: Settings, notice_id: str, now: float) -> None:
     """_not_moved() unless NOTICE_ID's call file is in outgoing/ and may be taken back now."""
-    folder, name = outgoing(settings), call_file_name(notice_id)
+    folder, name = outgoing(settings), spool_file_name(settings, notice_id)
     for _, text, mtime in call_file_texts(folder, [name]):
         reason = file_refusal(name, text, mtime, now, settings.channel)
         if reason:
@@ -326,7 +331,7 @@ def _check_takeable(settings: Settings, notice_id: str, now: float) -> None:
 def _take_from_spool(settings: Settings, notice_id: str, now: float) -> str | None:
     """Remove NOTICE_ID's call file from outgoing/ unless Asterisk is calling it (or may be
     starting to); why not (GONE: it is not there), or None once removed."""
-    folder, name = outgoing(settings), call_file_name(notice_id)
+    folder, name = outgoing(settings), spool_file_name(settings, notice_id)
 
     reason = remove_call_file(folder, name, lambda text, mtime: file_refusal(name, text, mtime, now, settings.channel))
     if reason is None:
@@ -339,7 +344,7 @@ def _move_in_spool(settings: Settings, notice_id: str, due: int, now: float) -> 
     Asterisk is calling it, the new one is taken back instead (exit 6). A crash between the
     two leaves both pending (notice list NUMBER shows them): cancel the old one. A notice twice
     is the lesser harm; the other order could lose it."""
-    folder, name = outgoing(settings), call_file_name(notice_id)
+    folder, name = outgoing(settings), spool_file_name(settings, notice_id)
     text = read_call_file(folder, name)
     notice = text and read_notice(name, text, settings.channel)
     if not notice:
@@ -419,7 +424,7 @@ def health(settings: Settings, now: float) -> Health:
     calling, stalled = 0, None
     folder = outgoing(settings)
     for entry in handed:
-        name = call_file_name(entry.id)
+        name = file_name_in_spool(entry.id, entry.call_file)
         for _, text, mtime in call_file_texts(folder, [name]):
             notice = read_notice(name, text, settings.channel)
             calling += bool(notice and notice.calling)

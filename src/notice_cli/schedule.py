@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from .callfile import render
+from .errors import SpoolError
 from .log import log_scheduled
 from .notice import Notice, call_file_for, check_number, new_notice_id
 from .recordings import check_recording_name, recording_path
@@ -42,6 +43,7 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     due_text = format_due(notice.due, zone)
     if dry_run:
         return Scheduled(notice, due_text, text, None)
+    check_reported_data_dir(settings)
     # Queue delivery: into the inbox, which notice run takes into the queue; durable there as
     # in outgoing/, so the line below is as true.
     if settings.delivery == QUEUE:
@@ -51,3 +53,22 @@ def schedule(number: str, recording: str, when: str, settings: Settings, now: fl
     log_scheduled(f"notice {notice.id} to {notice.number} at {due_text}: {notice.recording} ({path})",
                   settings.syslog_facility, settings.syslog_tag)
     return Scheduled(notice, due_text, text, path)
+
+
+def check_reported_data_dir(settings: Settings) -> None:
+    """In reported delivery the dialplan reports each attempt into data_dir (outcomes.py): a
+    notice whose outcomes could not be kept is refused now, while the operator hears it."""
+    from .outcome import reported
+
+    if not reported(settings):
+        return
+    from .spool import missing_data_dir
+    from .spool_writer import owner_ids, writable_by
+
+    if not os.path.isdir(settings.data_dir):
+        raise missing_data_dir(settings.data_dir)
+    ids = owner_ids(settings.owner)
+    if not writable_by(settings.data_dir, ids):
+        raise SpoolError(f"data_dir {settings.data_dir} is not writable by the user Asterisk runs as, whose "
+                         "`notice report` keeps the outcomes there; give it to that user "
+                         f"(chown asterisk: {settings.data_dir})")

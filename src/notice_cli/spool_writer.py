@@ -435,6 +435,20 @@ def owner_ids(owner: str | None) -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+def writable_by(folder: str, ids: tuple[int, int] | None) -> bool:
+    """Whether the user IDS (uid, gid; None: this process's user, with its other groups) may
+    create files in FOLDER, by its owner, group and mode (another user's other groups aside)."""
+    uid, groups = (ids[0], {ids[1]}) if ids else (os.geteuid(), {os.getegid(), *os.getgroups()})
+    info = os.stat(folder)
+    if uid == 0:
+        return True
+    if info.st_uid == uid:
+        return info.st_mode & 0o300 == 0o300
+    if info.st_gid in groups:
+        return info.st_mode & 0o030 == 0o030
+    return info.st_mode & 0o003 == 0o003
+
+
 def _current_user(pwd) -> str:
     try:
         return pwd.getpwuid(os.geteuid()).pw_name

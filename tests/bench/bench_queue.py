@@ -399,15 +399,18 @@ def bench_notice_spool(base: Path, calls: int) -> bool:
     direct_env = spooling.clean_env() | {"NOTICE_SPOOL_DIR": str(spool), "NOTICE_RECORDINGS_DIR": str(recordings)}
     queued_env = direct_env | {"NOTICE_DELIVERY": "queue", "NOTICE_DATA_DIR": str(data_dir)}
 
-    def tool(label: str, env: dict, folder: Path) -> spooling.Tool:
+    reported_env = direct_env | {"NOTICE_CONFIRM": "key", "NOTICE_DATA_DIR": str(data_dir)}
+
+    def tool(label: str, env: dict, folder: Path, message: str = "Data: ") -> spooling.Tool:
         return spooling.Tool(label, lambda i: [str(script), spooling.NUMBER, f"rec_{i}", keypad], folder, due,
                              lambda i: [f"Channel: Local/{spooling.NUMBER}@from-internal",
-                                        f"Data: {recordings}/rec_{i}"], env, "notice-*.call")
+                                        f"{message}{recordings}/rec_{i}"], env, "notice-*.call")
 
     direct = tool("direct (outgoing/)", direct_env, spool / "outgoing")
     queued = tool("queue (data_dir/inbox/)", queued_env, data_dir / "inbox")
+    reported = tool("direct, confirm = key", reported_env, spool / "outgoing", "Setvar: NOTICE_MESSAGE=")
     again = tool("direct again (A/A, info)", direct_env, spool / "outgoing")
-    tools = [direct, queued, again]
+    tools = [direct, queued, reported, again]
     for index in range(warmup + calls):
         for each in tools:
             each.call(index, timed=index >= warmup)
@@ -423,9 +426,12 @@ def bench_notice_spool(base: Path, calls: int) -> bool:
               f"{spooling.ms(spooling.p90(each.times)):>9}")
     ratio = statistics.median(queued.times) / statistics.median(direct.times)
     noise = statistics.median(again.times) / statistics.median(direct.times)
-    fast = ratio <= 1 + SPOOL_NOISE
-    print(f"    ratio queue/direct (medians): {ratio:.3f}  (target <= 1 + {SPOOL_NOISE} of noise: {verdict(fast)}); "
-          f"direct again/direct: {noise:.3f}")
+    reported_ratio = statistics.median(reported.times) / statistics.median(direct.times)
+    fast = ratio <= 1 + SPOOL_NOISE and reported_ratio <= 1 + SPOOL_NOISE
+    print(f"    ratio queue/direct (medians): {ratio:.3f}  (target <= 1 + {SPOOL_NOISE} of noise: "
+          f"{verdict(ratio <= 1 + SPOOL_NOISE)}); direct again/direct: {noise:.3f}")
+    print(f"    ratio confirm = key/direct (medians): {reported_ratio:.3f}  (reported delivery, issue 13; target "
+          f"<= 1 + {SPOOL_NOISE}: {verdict(reported_ratio <= 1 + SPOOL_NOISE)})")
     lean = True
     for package in (*spooling.FORBIDDEN_ON_KEYPAD_PATH, "sqlite3"):
         found = spooling.imports_any(imports, package)

@@ -16,7 +16,8 @@ In System() (a shell runs it) each value must also be shell-inert: letters, digi
 / . _ + - only, or '*' too when single-quoted.
 
 A value read with Read(), a channel variable, ARGn, GOSUB_RETVAL, CALLERID(), CONNECTEDLINE(),
-IMPORT(), DB(), BRIDGEPEER or EXTEN is never accepted there as it is. And such a value is
+IMPORT(), DB(), BRIDGEPEER, EXTEN, AMDSTATUS, REASON or a call file's NOTICE_* is never accepted
+there as it is. And such a value is
 FILTER()ed or measured with LEN() only from a LOCAL() whose '(', ')' and ':' REPLACE() made
 '_' (the top of extensions_notice.conf says why).
 """
@@ -40,6 +41,13 @@ UNKNOWN = None  # the character set of a value nobody filtered
 # FILTER() reads them (functions and channel variables).
 RAW_SOURCES = {"CALLERID", "CONNECTEDLINE", "IMPORT", "DB", "CHANNEL", "SHARED", "BRIDGEPEER",
                "DIALEDPEERNAME", "DIAL_NUMBER", "OUTNUM", "EXTEN", "FILE"}
+# The variables a delivery call file sets (the contract with notice-spool): whoever may write
+# the spool may write them.
+CALL_FILE_VARIABLES = {"NOTICE_ID", "NOTICE_NUMBER", "NOTICE_DUE", "NOTICE_ATTEMPT", "NOTICE_MESSAGE",
+                       "NOTICE_CONFIRM", "NOTICE_AMD", "NOTICE_AMD_LEAVE_MESSAGE", "NOTICE_MAX_RETRIES",
+                       "NOTICE_RETRY_ON"}
+# What the far end decides of a call: AMD()'s verdict on its audio, the dial's last signal.
+RAW_SOURCES |= {"AMDSTATUS", "AMDCAUSE", "REASON"} | CALL_FILE_VARIABLES
 
 
 @dataclass

@@ -13,16 +13,30 @@ import pytest
 import filtering
 
 DIALPLAN = Path(__file__).resolve().parents[2] / "dialplan"
-ASTERISKLINT = Path(sys.executable).parent / "asterisklint"
 LAYOUT = '[general]\n\n[globals]\n#include "globals_notice.conf"\n\n#include "extensions_notice.conf"\n'
 # FreePBX's extensions_custom.conf as the installer writes it, on 15/16 (Macro) and 17 (Gosub).
 FREEPBX = '#include "freepbx_notice.conf"\n#include "freepbx_hooks_{hooks}.conf"\n'
+# Asterisk's applications that asterisklint's list leaves out; the delivery context runs them
+# on Asterisk 16 and 22 in tests/asterisk/test_asterisk_outcomes.py.
+UNLISTED_APPS = ("AMD", "WaitForSilence")
+# The outcomes `notice report` takes (the contract with notice-cli).
+OUTCOMES = ("confirmed", "heard", "hung_up", "voicemail", "machine", "busy", "no_answer", "failed")
+# asterisklint with those applications added to its list, the rest of its checks as they are.
+LINT_PROGRAM = """
+import os, sys
+from asterisklint.app.base import AppBase
+from asterisklint.application import AppLoader
+from asterisklint.main import main
+for name in sys.argv[1].split(","):
+    AppLoader().register(type(name, (AppBase,), {"__module__": "app_" + name.lower()})())
+sys.exit(main(sys.argv[2:], os.environ))
+"""
 
 
 def lint(folder: Path, extra: str = "") -> subprocess.CompletedProcess:
     (folder / "extensions.conf").write_text(LAYOUT + extra)
-    return subprocess.run([str(ASTERISKLINT), "dialplan-check", "extensions.conf"], cwd=folder,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", LINT_PROGRAM, ",".join(UNLISTED_APPS), "dialplan-check",
+                           "extensions.conf"], cwd=folder, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -43,10 +57,12 @@ def test_asterisklint_finds_nothing_in_the_freepbx_files(layout, hooks):
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-def test_asterisklint_would_catch_a_broken_application(layout):
-    """The check above can fail: the same layout with one application misspelt does."""
+@pytest.mark.parametrize("app", ["SayUnixTime", "WaitForSilence"])
+def test_asterisklint_would_catch_a_broken_application(layout, app):
+    """The check above can fail: the same layout with one application misspelt does, one of
+    those added to asterisklint's list too."""
     broken = layout / "extensions_notice.conf"
-    broken.write_text(broken.read_text().replace("SayUnixTime(", "SayUnixTme(", 1))
+    broken.write_text(broken.read_text().replace(f"{app}(", f"{app[:-2]}{app[-1]}(", 1))
     result = lint(layout)
     assert result.returncode == 1 and "E_APP_MISSING" in result.stdout + result.stderr
 
@@ -114,6 +130,11 @@ def test_the_readme_examples_filter_at_the_door():
     (" same => n,Set(LOCAL(raw)=${DB(a/b)})\n same => n,Set(LOCAL(g)=${LEN(${raw})})", "REPLACE(name,():,_) it first"),
     (" same => n,Read(LOCAL(keyed),beep)\n same => n,Set(LOCAL(n)=${FILTER(0-9,${keyed})})",
      "REPLACE(name,():,_) it first"),
+    # The delivery's doors: a call file's value, AMD()'s verdict, the dial's REASON.
+    (" same => n,Set(LOCAL(id)=${FILTER(-A-Za-z0-9_,${NOTICE_ID})})", "REPLACE(name,():,_) it first"),
+    (" same => n,Set(LOCAL(r)=${FILTER(0-9,${REASON})})", "REPLACE(name,():,_) it first"),
+    (" same => n,GotoIf($[\"${AMDSTATUS}\" = \"MACHINE\"]?machine)", "${AMDSTATUS} is not a filtered local"),
+    (" same => n,System(${command} report ${NOTICE_ID} 1 heard 0)", "${NOTICE_ID} is not a filtered local"),
 ])
 def test_the_rule_catches_an_unfiltered_value(line, problem):
     """The check above can fail: each of these breaks the rule, and is named."""
@@ -125,17 +146,34 @@ def test_the_rule_catches_an_unfiltered_value(line, problem):
 def test_system_runs_only_notice_commands():
     """System() runs the configured commands (filtered to a path), never anything else."""
     calls = [(where, code) for where, code in dialplan_lines() if "System(" in code]
-    assert len(calls) == 3
+    assert len(calls) == 4
     for where, code in calls:
         words = re.search(r"System\((.*)\)\s*$", code).group(1).split()
         assert words[0] in ("${spool}", "${command}"), where
 
 
+def test_the_delivery_reports_as_notice_report_takes_it():
+    """One System() reports every attempt, as the contract with notice-cli says:
+    `notice report ID ATTEMPT OUTCOME PLAYED`, and every outcome the delivery contexts name is
+    one notice-cli knows."""
+    reports = [code.strip() for _, code in dialplan_lines() if "System(${command} report" in code]
+    assert reports == ["same => n,System(${command} report ${id} ${attempt} ${outcome} ${played})"]
+    text = (DIALPLAN / "extensions_notice.conf").read_text()
+    named = set(re.findall(r"Gosub\(notice-report,s,1\((\w+)\)\)", text))
+    named |= set(re.findall(r"LOCAL\(outcome\)=(\w+)\)", text))
+    for context in ("notice-machine", "notice-ask-confirm"):
+        body = text.split(f"[{context}]\n", 1)[1].split("\n\n", 1)[0]
+        named |= set(re.findall(r"Return\((\w+)\)", body))
+    assert named == set(OUTCOMES)
+
+
 def test_prompts_and_settings_are_globals_at_the_top():
     names = set(re.findall(r"\$\{(NOTICE_[A-Z_]+)\}", (DIALPLAN / "extensions_notice.conf").read_text()))
     defined = set(re.findall(r"^(NOTICE_[A-Z_]+)=", (DIALPLAN / "globals_notice.conf").read_text(), re.M))
-    # Results and marks the dialplan sets on the channel, not settings.
+    # Results and marks the dialplan sets on the channel, and a delivery call file's values:
+    # not settings.
     assert names - defined <= {"NOTICE_STATUS", "NOTICE_RECORDING", "NOTICE_WHEN", "NOTICE_OPERATOR",
                                "NOTICE_DISCARD", "NOTICE_DISCARD_ON_HANGUP", "NOTICE_REMEMBERING",
-                               "NOTICE_RINGING"}
+                               "NOTICE_RINGING", "NOTICE_REPORTED", "NOTICE_HEARD", "NOTICE_PLAYED_MS",
+                               "NOTICE_PLAYING_SINCE", *filtering.CALL_FILE_VARIABLES}
     assert {name for name in defined if name.startswith("NOTICE_PROMPT_")} <= names

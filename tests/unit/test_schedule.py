@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from fakespool import OUTGOING, RECORDING, RECORDINGS, SPOOL, STAGING
+from fakespool import ASTERISK_GID, ASTERISK_UID, OUTGOING, RECORDING, RECORDINGS, SPOOL, STAGING, make_dir
 from notice_cli.errors import EXIT_INVALID, EXIT_SPOOL, InvalidInput, NoticeError, SpoolError
 from notice_cli.notice import Notice
 from notice_cli.schedule import schedule
@@ -182,3 +182,37 @@ def test_notice_id_is_the_creation_second_in_utc(packaged_spool, recording_file)
     now = time.mktime((2026, 7, 4, 23, 59, 59, 0, 0, -1))
     result = schedule("79991234567", RECORDING, "+1h", SETTINGS, now)
     assert result.notice.id.startswith(time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + "-")
+
+
+# --- reported delivery: the outcomes' folder is checked before the notice is spooled ---------------
+
+DATA_DIR = "/var/lib/notice-cli"
+REPORTED = Settings(recordings_dir=RECORDINGS, confirm="key", data_dir=DATA_DIR)
+
+
+@pytest.mark.parametrize("mode, uid, gid, writable", [
+    (0o755, 0, 0, False),  # root's: Asterisk's `notice report` could not keep outcomes there
+    (0o755, ASTERISK_UID, ASTERISK_GID, True),
+    (0o775, 0, ASTERISK_GID, True),
+    (0o755, 0, ASTERISK_GID, False),
+    (0o777, 0, 0, True),
+])
+def test_a_reported_notice_needs_a_data_dir_asterisk_may_write(packaged_spool, recording_file, mode, uid, gid, writable):
+    make_dir(packaged_spool, DATA_DIR, mode, uid, gid)
+    if writable:
+        assert schedule("79991234567", RECORDING, "2099*01*02**03***04", REPORTED, NOW).path
+        return
+    with pytest.raises(SpoolError, match=f"data_dir {DATA_DIR} is not writable by the user Asterisk runs as"):
+        schedule("79991234567", RECORDING, "2099*01*02**03***04", REPORTED, NOW)
+    assert os.listdir(OUTGOING) == []
+
+
+def test_a_reported_notice_run_as_asterisk_is_checked_as_asterisk(packaged_spool, recording_file, run_as):
+    make_dir(packaged_spool, DATA_DIR, 0o755, 0, 0)
+    run_as(ASTERISK_UID, ASTERISK_GID)
+    with pytest.raises(SpoolError, match="is not writable"):
+        schedule("79991234567", RECORDING, "2099*01*02**03***04", REPORTED, NOW)
+
+
+def test_a_playback_notice_needs_no_data_dir(packaged_spool, recording_file):
+    assert schedule("79991234567", RECORDING, "2099*01*02**03***04", Settings(recordings_dir=RECORDINGS), NOW).path
