@@ -190,7 +190,9 @@ def list_command(settings, numbers, since, until, form):
     Columns: id, due (when Asterisk calls next: the scheduled time, the next
     attempt's while it retries, the current one's while it calls), number,
     recording, attempts (calls made so far) and state (pending, calling,
-    retrying). Only notice-cli's own call files are listed.
+    retrying: waiting for its next attempt, which in reported delivery is a call
+    file of its own, notice-ID.2.call...). Only notice-cli's own call files are
+    listed.
 
     \b
       notice list
@@ -215,14 +217,19 @@ def list_command(settings, numbers, since, until, form):
 @form_options("json")
 @with_settings(*READING)
 def show_command(settings, notice_id, form):
-    """Show one notice in full, pending or finished: its state, number, recording,
-    scheduled and next call time, every attempt, its file and the call file's lines.
+    """Show one notice in full, pending or finished: its state, its outcome (as
+    notice history has it: delivered, not delivered and why, pending, unknown),
+    number, recording, scheduled and next call time, every attempt (in reported
+    delivery with its outcome, the seconds of the message played and what
+    followed: another call at its time, or the end), each run of on_failure with
+    its exit code and output, its file and the call file's lines.
 
     \b
       notice show 20261128094512-9f3a1c2b
       notice show --json 20261128094512-9f3a1c2b
 
-    Exit code 5 if there is no such notice.
+    Exit codes: 5 if there is no such notice, 4 if its ledger (data_dir/outcomes)
+    cannot be read.
     """
     from .inventory import find
     from .output import shown_notice, write_shown
@@ -327,42 +334,75 @@ def _cancel_in_queue(settings, ids, numbers, yes, force) -> None:
     _cancel_and_report(settings, cancelled._replace(targets=targets))
 
 
-def _prune_alone(numbers, since, until, form, prune_before, **_):
-    if prune_before and (numbers or since or until or form != "table"):
+def _prune_alone(numbers, since, until, outcomes, summary, form, prune_before, **_):
+    if prune_before and (numbers or since or until or outcomes or summary or form != "table"):
         raise click.UsageError("--prune-before deletes by archive time alone; give it without filters or formats")
+    if summary and form == "csv":
+        raise click.UsageError("--summary prints a table, or JSON with --json")
 
 
 @notice_command("history", check=_prune_alone)
 @filter_options
+@click.option("--outcome", "outcomes", metavar="WORD", multiple=True,
+              help="Only the notices that ended so (repeat for several): delivered, not-delivered, pending, "
+                   "unknown, or an outcome: confirmed, heard, hung_up, voicemail, machine, busy, no_answer, "
+                   "failed, unanswered, missed, answered, unreported.")
+@click.option("--summary", is_flag=True,
+              help="Instead of the notices, how many ended with each outcome, and the totals of delivered, "
+                   "not delivered, pending and unknown.")
 @form_options("json", "csv")
 @click.option("--prune-before", metavar="DATE",
               help="Instead of listing, delete the finished notices archived before DATE.")
 @click.option("--yes", "-y", is_flag=True, help="With --prune-before: do not ask.")
 @with_settings(*READING)
-def history_command(settings, numbers, since, until, form, prune_before, yes):
-    """List the finished notices Asterisk archived in outgoing_done/, by the time they
-    were scheduled: id, due, number, outcome (Completed: answered and played;
-    Expired: no attempt answered; Failed: Asterisk could not use the call file),
-    attempts and the last attempt's time.
+def history_command(settings, numbers, since, until, outcomes, summary, form, prune_before, yes):
+    """List the finished notices, one a line however many calls each took, by the time
+    they were scheduled: id, due, number, result and outcome (the notice's final
+    outcome), attempts (calls made), last_attempt (when the last began) and status
+    (Asterisk's Status of the last call file: Completed, Expired, Failed; Missed in
+    queue delivery).
+
+    \b
+    result         outcome
+    delivered      confirmed (1 pressed), heard (played to its end)
+    not delivered  hung_up, voicemail, machine, busy, no_answer, failed; heard
+                   if retry_on names it; Playback delivery: unanswered (Expired),
+                   failed (Failed); queue delivery: missed
+    pending        - (called again: retry_on)
+    unknown        answered (Playback delivery, Completed: whether the message was
+                   heard it cannot tell); unreported (reported delivery, archived
+                   with no report: is [notice-deliver] in the dialplan?)
 
     \b
       notice history --since -7d
       notice history --number 79991234567 --csv > client.csv
+      notice history --outcome not-delivered --since 2026-12-01
+      notice history --summary --since 2026-12-02 --until 2026-12-03
       notice history --prune-before 2026-01-01 --yes
+
+    Exit code 3 for a filter that is not understood (an --outcome word among them).
     """
     if prune_before:
         _prune(settings, prune_before, yes)
         return
+    from .history import Chosen, Summary, with_outcomes
     from .inventory import Picked, finished
-    from .output import HISTORY_COLUMNS, write_listing
+    from .output import HISTORY_COLUMNS, write_listing, write_summary
 
+    chosen = Chosen.given(outcomes)
     picked = Picked.given(numbers, since, until, settings.zone, time.time())
-    listed = finished(settings, picked)
+    missed = ()
     if settings.delivery == QUEUE:
-        from .queue_inventory import merged, missed
+        from .queue_inventory import missed as queue_missed
 
-        listed = merged(listed, missed(settings, picked))
-    write_listing(HISTORY_COLUMNS, listed, settings, form, sys.stdout)
+        missed = queue_missed(settings, picked)
+    rows = with_outcomes(finished(settings, picked, missed), settings.data_dir)
+    if chosen:
+        rows = chosen.picked(rows)
+    if summary:
+        write_summary(Summary.of(rows, picked.since, picked.until), settings.zone, form, sys.stdout)
+    else:
+        write_listing(HISTORY_COLUMNS, rows, settings, form, sys.stdout)
 
 
 def _prune(settings, before, yes) -> None:

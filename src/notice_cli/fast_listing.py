@@ -6,13 +6,15 @@ Why it is shaped so -- the one note on a listing's speed. A listing of 100,000 n
 about a second of system calls (scan, open, read, close each file: the floor `make bench`
 measures against), and each Python-level step per notice adds about a hundredth of that:
 
-* inventory.py scans with Python's cycle collector paused (_collector_paused): the scan makes
+* inventory.py scans with Python's cycle collector paused (collector_paused): the scan makes
   100,000s of tuples and strings and no reference cycle, which the collector would only walk
   again and again as the listing grows; gc.freeze() then moves the listing to the oldest
   generation at once, so that the young collections of the printing do not walk it through
   the generations. Measured at 50,000 files (Python 3.11, CPU time, best of 4): notice list
   1.17 s against 1.31 s without it, list --json 1.18 s against 1.30 s; history --csv the
   same either way.
+  history.with_outcomes, which makes history's row of each notice after the scan, runs so
+  too: 0.9 against 2.7 us a row at 100,000 (Python 3.11).
 * A listing's entries are plain (at, notice) tuples, made so in the scan: Listed() would be a
   Python call a notice (a microsecond each, a tenth of the floor).
 * The rows are made a column at a time, by C loops (map, zip, join) over itemgetters and

@@ -15,9 +15,11 @@ class Listed(namedtuple("Listed", "at notice")):
     __slots__ = ()
 
 
-class Found(namedtuple("Found", "pending path text mtime notice")):
+class Found(namedtuple("Found", "pending path text mtime notice earlier ledger", defaults=((), ()))):
     """One notice in full: whether it is PENDING (in outgoing/; else finished, in
     outgoing_done/), its call file's PATH, TEXT and MTIME, and the NOTICE record.py reads
-    from it."""
+    from it. In reported delivery, that is the file of its latest attempt; EARLIER are
+    (attempt, text) of the archived files of the attempts before it, and LEDGER the entries
+    of its ledger (outcomes.py)."""
 
     __slots__ = ()

@@ -11,13 +11,16 @@ from __future__ import annotations
 import gc
 import os
 from collections import namedtuple
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from typing import Any
 
 from .cleanup import discard_cancelled
 from .errors import InvalidInput, NoticeError, NotCancelled, NotFound, shown
 from .found import Found, Listed
 from .notice import call_file_name, check_notice_id, check_number, notice_id_of
+from .outcome import MAX_ATTEMPT
+from .outcomes import attempt_asked, read_ledger, reports_in
 from .record import SpooledNotice, read_listed, read_notice
 from .settings import Settings
 from .spool import ARCHIVE, OUTGOING, same_folder, sync_folder
@@ -74,7 +77,7 @@ def pending(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
     folder = outgoing(settings)
     numbers, timed = picked.numbers, picked.since is not None or picked.until is not None
     listed, unknown = [], []
-    with _collector_paused():
+    with collector_paused():
         for name, data in call_file_bytes(folder):
             notice = read_listed(name, data, settings.channel)
             if notice is None or (numbers and notice.number not in numbers):
@@ -85,19 +88,57 @@ def pending(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
     return _by_time(listed, unknown)
 
 
-def finished(settings: Settings, picked: Picked = EVERYTHING) -> list[Listed]:
-    """The finished notices (Asterisk's archive) PICKED picks, by the time they were scheduled."""
-    listed, unknown = [], []
-    with _collector_paused():
+def finished(settings: Settings, picked: Picked = EVERYTHING, also: Iterable[Listed] = ()) -> list[Listed]:
+    """The finished notices (Asterisk's archive) PICKED picks, and those ALSO gives (queue
+    delivery's missed), by the time they were scheduled. A notice of reported delivery has a
+    call file per attempt: it is listed once, by its latest attempt's (one_per_notice)."""
+    listed, unknown, attempts = [], [], []
+    with collector_paused():
         for name, data in call_file_bytes(archive(settings), missing_ok=True):
             notice = read_listed(name, data, settings.channel)
-            if notice is not None and picked.covers(notice.number, notice.due):
+            if notice is None or not picked.covers(notice.number, notice.due):
+                continue
+            if notice.attempt is not None:
+                attempts.append((notice.due, notice))
+            else:
                 (unknown if notice.due is None else listed).append((notice.due, notice))
+    for entry in also:
+        (listed if entry[1].attempt is None else attempts).append(entry)
+    if attempts:
+        listed, unknown = one_per_notice(listed, unknown, attempts)
     return _by_time(listed, unknown)
 
 
+def one_per_notice(listed: list[Listed], unknown: list[Listed], attempts: list[Listed]) -> tuple[list, list]:
+    """LISTED and UNKNOWN (of unknown time) with the ATTEMPTS' files of reported delivery, a
+    notice once: by the file of its latest attempt (Asterisk's archive before the queue's
+    missed of the same attempt: ATTEMPTS in that order), its attempts counting the calls of
+    all its files -- with a Playback file of the same id (written by hand) among them."""
+    files: dict[str, list[Listed]] = {}
+    for entry in attempts:
+        files.setdefault(entry[1].id, []).append(entry)
+    listed, unknown = _others(listed, files), _others(unknown, files)
+    for entries in files.values():
+        at, latest = max(entries, key=lambda entry: entry[1].attempt or 0)  # the first of the highest
+        notice = latest._replace(attempts=sum(entry[1].attempts for entry in entries))
+        (unknown if at is None else listed).append((at, notice))
+    return listed, unknown
+
+
+def _others(entries: list[Listed], files: dict[str, list[Listed]]) -> list[Listed]:
+    """The ENTRIES of notices FILES does not hold; those of a notice it holds go to its files."""
+    others = []
+    for entry in entries:
+        same = files.get(entry[1].id)
+        if same is None:
+            others.append(entry)
+        else:
+            same.append(entry)
+    return others
+
+
 @contextmanager
-def _collector_paused():
+def collector_paused():
     """Python's cycle collector paused while a scan makes 100,000s of objects with no cycle
     among them, and the listing moved past it once the scan is done: a tenth of notice
     list's time (why, and the figures: fast_listing.py's note)."""
@@ -137,15 +178,60 @@ def spool_file_name(settings: Settings, notice_id: str) -> str:
 
 
 def find(settings: Settings, notice_id: str) -> Found:
-    """The notice NOTICE_ID, pending or finished; NotFound if neither."""
-    name = spool_file_name(settings, notice_id)
+    """The notice NOTICE_ID, pending or finished, by the file of its latest attempt; NotFound
+    if neither. A notice of Playback delivery has one file, and no ledger to read."""
+    first = _found(settings, call_file_name(check_notice_id(notice_id)))
+    if first is not None and first.notice.attempt is None:
+        return first
+    ledger = read_ledger(settings.data_dir, notice_id)
+    found = latest_attempt(notice_id, ledger, lambda name: _found(settings, name))
+    if found is None:
+        raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
+                       f"{archive(settings)}")
+    return in_full(settings, found, ledger)
+
+
+def _found(settings: Settings, name: str) -> Found | None:
+    """The notice in the call file NAME, pending or finished; None if neither."""
     for is_pending, folder in ((True, outgoing(settings)), (False, archive(settings))):
         text = read_call_file(folder, name)
         notice = text and read_notice(name, text, settings.channel)
         if notice:
             return Found(is_pending, os.path.join(folder, name), text, mtime_of(folder, name), notice)
-    raise NotFound(f"notice {notice_id} is neither pending in {outgoing(settings)} nor finished in "
-                   f"{archive(settings)}")
+    return None
+
+
+def latest_attempt(notice_id: str, ledger: list, probe: Callable[[str], Any]) -> Any:
+    """PROBE(name) of the call file of NOTICE_ID's latest attempt (None: none): from the attempt
+    its LEDGER asked for last down to the first (a later attempt's file is spooled before its
+    report is kept), then any later ones (a ledger that lost lines)."""
+    attempt, found = min(attempt_asked(reports_in(ledger)), MAX_ATTEMPT), None
+    for attempt in range(attempt, 0, -1):
+        found = probe(call_file_name(notice_id, attempt))
+        if found is not None:
+            break
+    while attempt < MAX_ATTEMPT:
+        later = probe(call_file_name(notice_id, attempt + 1))
+        if later is None:
+            break
+        found, attempt = later, attempt + 1
+    return found
+
+
+def in_full(settings: Settings, found: Found, ledger: list | None = None) -> Found:
+    """FOUND with what notice show tells of reported delivery: the archived files of the
+    attempts before its latest, and its LEDGER (read if None)."""
+    notice = found.notice
+    if notice.attempt is None:
+        return found
+    folder, earlier = archive(settings), []
+    for attempt in range(1, notice.attempt):
+        text = read_call_file(folder, call_file_name(notice.id, attempt))
+        if text is not None and read_notice(call_file_name(notice.id, attempt), text, settings.channel):
+            earlier.append((attempt, text))
+    if ledger is None:
+        ledger = read_ledger(settings.data_dir, notice.id)
+    return found._replace(earlier=tuple(earlier), ledger=tuple(ledger))
 
 
 # --- cancelling ----------------------------------------------------------------------------

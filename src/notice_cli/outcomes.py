@@ -20,7 +20,7 @@ import json
 import os
 
 from .errors import SpoolError
-from .outcome import LEDGER_OUTCOMES, RETRY, THEN, FailureRun, Report
+from .outcome import LEDGER_OUTCOMES, MAX_ATTEMPT, MAX_PLAYED, RETRY, THEN, FailureRun, Report
 from .spool import explain_failure, fsync_folder, missing_data_dir
 from .spool_writer import ensure_folder_like
 
@@ -57,7 +57,7 @@ def entries_in(data: bytes) -> list[Report | FailureRun]:
 def _entry(line: bytes) -> Report | FailureRun | None:
     try:
         fields = json.loads(line)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+    except (ValueError, RecursionError):  # RecursionError: a line of nested brackets, "[[[[..."
         return None
     if not isinstance(fields, dict):
         return None
@@ -68,19 +68,37 @@ def _entry(line: bytes) -> Report | FailureRun | None:
     return None
 
 
-def _whole(value) -> bool:
-    return type(value) is int and value >= 0
+def _whole(value, most: int) -> bool:
+    return type(value) is int and 0 <= value <= most
+
+
+# A time as notice-cli writes one (Unix seconds, at most 12 digits like NOTICE_DUE): a larger
+# one is no time of ours, and one past time_t would stop notice show and history
+# (format_due: OverflowError).
+MAX_TIME = 10**12 - 1
 
 
 def _is_report(fields: dict) -> bool:
-    return (_whole(fields["at"]) and _whole(fields["attempt"]) and fields["outcome"] in LEDGER_OUTCOMES
-            and _whole(fields["played"]) and fields["then"] in THEN
-            and (fields["next_at"] is None or _whole(fields["next_at"])))
+    return (_whole(fields["at"], MAX_TIME) and _whole(fields["attempt"], MAX_ATTEMPT) and fields["attempt"] >= 1
+            and fields["outcome"] in LEDGER_OUTCOMES and _whole(fields["played"], MAX_PLAYED)
+            and fields["then"] in THEN and (fields["next_at"] is None or _whole(fields["next_at"], MAX_TIME)))
 
 
 def _is_run(fields: dict) -> bool:
-    return (_whole(fields["at"]) and isinstance(fields["on_failure"], str)
-            and (fields["exit"] is None or type(fields["exit"]) is int) and isinstance(fields["output"], str))
+    return (_whole(fields["at"], MAX_TIME) and _text(fields["on_failure"])
+            and (fields["exit"] is None or type(fields["exit"]) is int) and _text(fields["output"]))
+
+
+def _text(value) -> bool:
+    """Text as report.py keeps it: on_failure's output decoded with replacement, so no lone
+    surrogate (JSON's "\\ud800"), which no UTF-8 stream could print."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_ledger(data_dir: str, notice_id: str) -> list[Report | FailureRun]:
@@ -100,10 +118,13 @@ def reports_in(entries: list) -> list[Report]:
 
 
 def current_attempt(data_dir: str, notice_id: str) -> int:
-    """The attempt whose call file NOTICE_ID has in the spool now: the one after the last
-    reported when that asked for another call, else the last reported (over, archived), else
-    the first."""
-    reports = reports_in(read_ledger(data_dir, notice_id))
+    """The attempt whose call file NOTICE_ID has in the spool now (attempt_asked)."""
+    return attempt_asked(reports_in(read_ledger(data_dir, notice_id)))
+
+
+def attempt_asked(reports: list[Report]) -> int:
+    """The attempt REPORTS ask for last: the one after the last reported when that asked for
+    another call, else the last reported (over, archived), else the first."""
     if not reports:
         return 1
     last = reports[-1]

@@ -20,17 +20,22 @@ from operator import itemgetter
 from typing import TextIO
 
 from . import fast_listing
-from .callfile import read_fields
+from .callfile import read, read_fields
 from .fast_listing import clock
 from .found import Found, Listed
-from .record import ABORT, END, HANDED, PENDING, SpooledNotice, attempt_log, outcome_of, state_of
+from .history import ANSWERED, UNREPORTED, Finished, playback_verdict, reported_verdict
+from .notice import MAX_RETRIES_VARIABLE
+from .outcome import RETRY, FailureRun
+from .outcomes import reports_in
+from .record import ABORT, END, HANDED, PENDING, attempt_log, calls_of, outcome_of, state_of
 from .recordings import recording_namer
 from .settings import QUEUE, Settings
 
 FORMS = ("table", "json", "csv")
 MISSING = "-"  # an unknown value in a table; null in JSON, empty in CSV
-# A listed notice as one row of fields: the time it is listed at (Listed.at), then its own.
-FIELDS = ("at", *SpooledNotice._fields)
+# A listed notice as one row of fields: the time it is listed at (Listed.at), then its own: a
+# SpooledNotice's (list), which history's Finished carries first, then its final outcome.
+FIELDS = ("at", *Finished._fields)
 
 
 class Column(namedtuple("Column", "name fields formatter")):
@@ -69,30 +74,37 @@ def _states(settings: Settings) -> Callable:
     return handed_or
 
 
-def _outcomes(settings: Settings) -> Callable:
+def _statuses(settings: Settings) -> Callable:
     return outcome_of
+
+
+def _calls(settings: Settings) -> Callable:
+    return calls_of
 
 
 # notice list: when Asterisk calls next (the scheduled time, the next attempt's while it
 # retries, the current one's while it calls), the recording as the operator named it, the
-# calls made so far and the state (SpooledNotice.state).
+# calls made so far (SpooledNotice.calls) and the state (SpooledNotice.state).
 LIST_COLUMNS = (
     Column("id", "id", None),
     Column("due", "at", _times),
     Column("number", "number", None),
     Column("recording", "recording", _recording_names),
-    Column("attempts", "attempts", None),
-    Column("state", "calling attempts", _states),
+    Column("attempts", "attempts attempt", _calls),
+    Column("state", "calling attempts attempt", _states),
 )
-# notice history: when it was scheduled, Asterisk's Status (SpooledNotice.outcome), the calls
-# made and when the last one began.
+# notice history: when it was scheduled, the final outcome (history.py: its result and its
+# word), the calls made and when the last one began, and Asterisk's Status of the latest call
+# file (SpooledNotice.outcome).
 HISTORY_COLUMNS = (
     Column("id", "id", None),
     Column("due", "at", _times),
     Column("number", "number", None),
-    Column("outcome", "status", _outcomes),
+    Column("result", "result", None),
+    Column("outcome", "final", None),
     Column("attempts", "attempts", None),
     Column("last_attempt", "last_attempt", _times),
+    Column("status", "status", _statuses),
 )
 
 
@@ -179,6 +191,43 @@ def shown_notice(found: Found, settings: Settings) -> dict:
     """Everything about one notice, as JSON-ready values."""
     when = clock(settings.zone)
     notice = found.notice
+    if notice.attempt is None:
+        log = _playback_log(found, when)
+        result, outcome = playback_verdict(notice.status, found.pending)
+    else:
+        log = _reported_log(found, when)
+        result, outcome = reported_verdict(notice, reports_in(found.ledger), archived=not found.pending)
+    next_call = notice.next_call(found.mtime) if found.pending else None
+    return {
+        "id": notice.id,
+        "state": _states(settings)((notice.calling, notice.attempts, notice.attempt)) if found.pending else "finished",
+        "result": result,
+        "outcome": outcome,
+        "status": None if found.pending else notice.outcome,
+        "number": notice.number,
+        "recording": recording_namer(settings.recordings_dir)(notice.recording),
+        "due": when(notice.due),
+        "next_call": when(next_call),
+        "attempts": notice.calls,
+        "max_attempts": _max_attempts(found),
+        "attempt_log": log,
+        "on_failure": [{"at": when(run.at), "program": run.program, "exit": run.exit, "output": run.output}
+                       for run in found.ledger if isinstance(run, FailureRun)],
+        "file": found.path,
+        "fields": [list(pair) for pair in read_fields(found.text)],
+    }
+
+
+def _logged(attempt: int, started, ended, result: str, outcome=None, played=None, then=None, next_call=None) -> dict:
+    """An attempt in notice show's log: what Asterisk's lines say of it, and in reported
+    delivery its report (outcome, seconds played, what followed: then and the next call)."""
+    return {"attempt": attempt, "started": started, "ended": ended, "result": result, "outcome": outcome,
+            "played": played, "then": then, "next_call": next_call}
+
+
+def _playback_log(found: Found, when: Callable) -> list[dict]:
+    """The attempts of a notice of Playback delivery: Asterisk's lines in its one call file."""
+    notice = found.notice
     log = []
     for number, attempt in enumerate(attempt_log(found.text, notice.retry_time), 1):
         if attempt.end:
@@ -187,46 +236,111 @@ def shown_notice(found: Found, settings: Settings) -> dict:
             ending = "calling now" if notice.calling else "unknown"
         else:
             ending = OUTCOMES.get(notice.outcome, notice.outcome)
-        log.append({"attempt": number, "started": when(attempt.started), "ended": when(attempt.ended),
-                    "result": ending})
-    next_call = notice.next_call(found.mtime) if found.pending else None
-    return {
-        "id": notice.id,
-        "state": _states(settings)((notice.calling, notice.attempts)) if found.pending else "finished",
-        "outcome": None if found.pending else notice.outcome,
-        "number": notice.number,
-        "recording": recording_namer(settings.recordings_dir)(notice.recording),
-        "due": when(notice.due),
-        "next_call": when(next_call),
-        "attempts": notice.attempts,
-        "max_attempts": notice.max_retries + 1,
-        "attempt_log": log,
-        "file": found.path,
-        "fields": [list(pair) for pair in read_fields(found.text)],
-    }
+        log.append(_logged(number, when(attempt.started), when(attempt.ended), ending))
+    return log
+
+
+def _reported_log(found: Found, when: Callable) -> list[dict]:
+    """The attempts of a notice of reported delivery, each from its own call file (archived, or
+    the latest) and its report in the ledger; an attempt not called yet is not one."""
+    reports = {}
+    for report in reports_in(found.ledger):
+        reports.setdefault(report.attempt, report)  # notice report keeps one an attempt
+    texts = {**dict(found.earlier), found.notice.attempt: found.text}
+    log = []
+    for attempt in sorted(reports.keys() | texts.keys()):
+        calls = attempt_log(texts[attempt], found.notice.retry_time) if attempt in texts else []
+        started = when(calls[0].started) if calls else None
+        report = reports.get(attempt)
+        if report is not None:
+            log.append(_logged(attempt, started, when(report.at), _reported(report, when), report.outcome,
+                               report.played, report.then, when(report.next_at)))
+        elif calls:
+            pending = attempt == found.notice.attempt and found.pending
+            log.append(_unreported(attempt, started, when(calls[-1].ended), pending, found.notice.calling))
+    return log
+
+
+def _reported(report, when: Callable) -> str:
+    followed = f"called again at {when(report.next_at)}" if report.then == RETRY else f"the end: {report.then}"
+    return f"{report.outcome}, {report.played} s of the message played; {followed}"
+
+
+def _unreported(attempt: int, started, ended, pending: bool, calling: bool) -> dict:
+    """An attempt Asterisk began that has no report: one whose call file is still PENDING
+    (CALLING now, or not), or one that ended without it."""
+    if pending:
+        return _logged(attempt, started, ended, "calling now" if calling else "unknown")
+    return _logged(attempt, started, ended, "ended without a report: is [notice-deliver] in the dialplan?",
+                   UNREPORTED)
+
+
+def _max_attempts(found: Found) -> int | None:
+    """The calls the notice may have: in reported delivery its NOTICE_MAX_RETRIES + 1 (each
+    call file makes one), else its MaxRetries + 1; None if it does not say."""
+    if found.notice.attempt is None:
+        return found.notice.max_retries + 1
+    written = dict(read(found.text)["variables"]).get(MAX_RETRIES_VARIABLE, "")
+    return int(written) + 1 if written.isascii() and written.isdigit() and len(written) <= 4 else None
+
+
+# notice show's line of the final outcome: its result, its outcome and, where they do not say
+# enough, why.
+_WHY = {
+    ANSWERED: "Playback delivery cannot tell whether the message was heard",
+    UNREPORTED: "the call ended without a report: is [notice-deliver] in the dialplan?",
+}
+
+
+def verdict_line(result: str, outcome: str | None) -> str:
+    """notice show's line of the final outcome, e.g. 'not delivered: busy'."""
+    if outcome is None:
+        return result
+    return f"{result}: {outcome}" + (f" ({_WHY[outcome]})" if outcome in _WHY else "")
 
 
 def write_shown(shown: dict, form: str, out: TextIO) -> None:
     if form == "json":
         out.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
         return
-    state = shown["state"] if shown["outcome"] is None else f"finished: {shown['outcome']}"
+    state = shown["state"] if shown["status"] is None else f"finished: {shown['status']}"
     lines = [
-        ("id", shown["id"]), ("state", state), ("number", shown["number"]),
-        ("recording", shown["recording"]), ("due", shown["due"]),
+        ("id", shown["id"]), ("state", state), ("outcome", verdict_line(shown["result"], shown["outcome"])),
+        ("number", shown["number"]), ("recording", shown["recording"]), ("due", shown["due"]),
     ]
     if shown["next_call"] and shown["next_call"] != shown["due"]:
         lines.append(("next call", shown["next_call"]))
-    lines.append(("attempts", f"{shown['attempts']} of {shown['max_attempts']}"))
+    lines.append(("attempts", f"{shown['attempts']} of {shown['max_attempts'] or MISSING}"))
     lines.append(("file", shown["file"]))
     for name, value in lines:
         out.write(f"{name:<10} {MISSING if value is None else value}\n")
     for attempt in shown["attempt_log"]:
         ended = f", ended {attempt['ended']}" if attempt["ended"] else ""
         out.write(f"  attempt {attempt['attempt']}: {attempt['started'] or MISSING}{ended}: {attempt['result']}\n")
+    for run in shown["on_failure"]:
+        code = f"exited {run['exit']}" if run["exit"] is not None else "did not finish"
+        program = run["program"] if run["program"].isprintable() else repr(run["program"])  # one line, whatever the ledger says
+        out.write(f"  on_failure, {run['at']}: {program} {code}; output {run['output']!r}\n")
     out.write("call file:\n")
     for key, value in shown["fields"]:
         out.write(f"  {key}: {value}\n")
+
+
+def write_summary(summary, zone, form: str, out: TextIO) -> None:
+    """notice history --summary: the count of each final outcome (history.Summary) as a table
+    and the totals of each result under it, or JSON."""
+    when = clock(zone)
+    if form == "json":
+        shown = {"since": when(summary.since), "until": when(summary.until), "notices": summary.notices,
+                 "results": summary.results,
+                 "outcomes": [{"result": result, "outcome": outcome, "notices": count}
+                              for (result, outcome), count in summary.outcomes]}
+        out.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
+        return
+    plain_table(("result", "outcome", "notices"), [(*pair, count) for pair, count in summary.outcomes], out)
+    out.write("\n")
+    for name, count in (*summary.results.items(), ("all", summary.notices)):
+        out.write(f"{name:<15}{count}\n")
 
 
 def write_health(health, problem: str | None, zone, now: float, form: str, out: TextIO) -> None:

@@ -16,21 +16,20 @@ from .callfile import parse, render
 from .errors import NotCancelled, NotFound
 from .found import Found
 from .inbox import inbox_folder, opened_queue
-from .inventory import EVERYTHING, Picked, file_refusal, outgoing, refusal, spool_file_name
-from .notice import ATTEMPT_VARIABLE, DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id, file_name_in_spool, new_notice_id
+from .inventory import EVERYTHING, Picked, file_refusal, in_full, latest_attempt, outgoing, refusal, spool_file_name
+from .notice import (ATTEMPT_VARIABLE, DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id,
+                     file_name_in_spool, new_notice_id)
+from .outcomes import read_ledger
 from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry, Queued, counts, due_between,
                     find as find_entry, first_due, in_state, listed, mark, open_queue, replace, reschedule,
                     uncancel, undo_replace)
-from .record import QUEUED as QUEUED_STATE, SpooledNotice, read_listed, read_notice
+from .record import MISSED_STATUS, QUEUED as QUEUED_STATE, SpooledNotice, read_listed, read_notice
 from .settings import QUEUE, Settings
 from .spool import ARCHIVE, sync_folder
 from .spool_reader import GONE, call_file_bytes, call_file_texts, read_call_file, remove_call_file, mtime_of
 from .spool_writer import spool_call_file
 from .value import Value
 from .when import check_future, parse_when
-
-MISSED_STATUS = "Missed"  # a missed notice's outcome in notice history, beside Asterisk's Statuses
-
 
 def in_queue_mode(settings: Settings) -> bool:
     return settings.delivery == QUEUE
@@ -55,7 +54,8 @@ def queued(settings: Settings, picked: Picked = EVERYTHING, in_spool: frozenset[
     if connection is not None:
         try:
             for entry in listed(connection, (QUEUED, HANDING), picked.numbers, picked.since, picked.until):
-                _add(found, entry.id, entry.call_file.encode("utf-8", "surrogateescape"), settings, picked)
+                _add(found, entry.id, entry.call_file.encode("utf-8", "surrogateescape"), settings, picked,
+                     due=entry.due)
         finally:
             connection.close()
     return sorted(entry for notice_id, entry in found.items() if notice_id not in in_spool)
@@ -73,11 +73,15 @@ def listing(settings: Settings, picked: Picked, spooled: Callable[[], list]) -> 
 
 
 def _add(found: dict, notice_id: str | None, data: bytes, settings: Settings, picked: Picked,
-         name: str | None = None) -> None:
+         name: str | None = None, due: int | None = None) -> None:
+    """(DUE, notice) of a waiting notice's call file DATA into FOUND by its id, if PICKED picks
+    it; DUE: when the engine hands it (the queue's; None: the file's scheduled time)."""
     notice = read_listed(name or call_file_name(notice_id), data, settings.channel)
-    if notice is None or notice.id in found or not picked.covers(notice.number, notice.due):
+    if notice is None or notice.id in found:
         return
-    found[notice.id] = (notice.due, notice._replace(calling=QUEUED_STATE))
+    at = notice.due if due is None else due
+    if picked.covers(notice.number, at):
+        found[notice.id] = (at, notice._replace(calling=QUEUED_STATE))
 
 
 def merged(spooled: list, waiting: list) -> list:
@@ -89,7 +93,9 @@ def merged(spooled: list, waiting: list) -> list:
 
 
 def missed(settings: Settings, picked: Picked = EVERYTHING) -> list:
-    """(due, notice) of the notices the engine missed that PICKED picks, outcome Missed."""
+    """(due, notice) of the notices the engine missed that PICKED picks, status Missed; due is
+    the time a notice was scheduled, as notice history lists the archive's (the queue's is
+    that of the attempt missed)."""
     connection = _existing_queue(settings)
     if connection is None:
         return []
@@ -102,17 +108,20 @@ def missed(settings: Settings, picked: Picked = EVERYTHING) -> list:
         notice = read_listed(call_file_name(entry.id), entry.call_file.encode("utf-8", "surrogateescape"),
                              settings.channel)
         if notice is not None:
-            rows.append((entry.due, notice._replace(status=MISSED_STATUS)))
+            rows.append((entry.due if notice.due is None else notice.due, notice._replace(status=MISSED_STATUS)))
     return rows
 
 
 def find_queued(settings: Settings, notice_id: str) -> Found | None:
     """The notice NOTICE_ID if it waits in the queue or its inbox (not yet in outgoing/), or
-    was missed; None otherwise."""
-    name = call_file_name(check_notice_id(notice_id))
-    text = read_call_file(inbox_folder(settings.data_dir), name)
-    state = QUEUED_STATE
-    if text is None:
+    was missed; None otherwise. In reported delivery, the file of its latest attempt (the
+    inbox's is named for it; the queue's row keeps one notice's file, whichever attempt)."""
+    ledger = read_ledger(settings.data_dir, check_notice_id(notice_id))
+    in_inbox = _latest_in_inbox(settings, notice_id, ledger)
+    if in_inbox is not None:
+        name, text, due = in_inbox
+        state = QUEUED_STATE
+    else:
         connection = _existing_queue(settings)
         if connection is None:
             return None
@@ -122,15 +131,23 @@ def find_queued(settings: Settings, notice_id: str) -> Found | None:
             connection.close()
         if entry is None or entry.state not in (QUEUED, HANDING, MISSED):
             return None
-        text, state = entry.call_file, entry.state
+        name, text, due, state = call_file_name(notice_id), entry.call_file, entry.due, entry.state
     notice = read_notice(name, text, settings.channel)
     if notice is None:
         return None
     if state == MISSED:
-        return Found(False, os.path.join(settings.data_dir, FILE_NAME), text, None,
-                     notice._replace(status=MISSED_STATUS))
-    return Found(True, os.path.join(settings.data_dir, FILE_NAME), text, notice.due,
-                 notice._replace(calling=QUEUED_STATE))
+        found = Found(False, os.path.join(settings.data_dir, FILE_NAME), text, None,
+                      notice._replace(status=MISSED_STATUS))
+    else:  # its mtime: when the engine hands it
+        found = Found(True, os.path.join(settings.data_dir, FILE_NAME), text, due,
+                      notice._replace(calling=QUEUED_STATE))
+    return in_full(settings, found, ledger)
+
+
+def _latest_in_inbox(settings: Settings, notice_id: str, ledger: list) -> tuple[str, str, float] | None:
+    """(name, text, mtime: its due) of the latest attempt's file of NOTICE_ID in the inbox, or None."""
+    folder = inbox_folder(settings.data_dir)
+    return latest_attempt(notice_id, ledger, lambda name: next(iter(call_file_texts(folder, [name])), None))
 
 
 # --- cancelling ------------------------------------------------------------------------------

@@ -26,24 +26,35 @@ import sys
 from collections import namedtuple
 
 from .callfile import ABORT, DELAYED, END, FIELDS, START, Field, Retries, Variables, field, read, retry_value
-from .notice import DUE, MESSAGE_VARIABLE, NOTICE_VARIABLES, NUMBER_PLACEHOLDER, call_file_name, notice_id_of
+from .notice import (ATTEMPT_VARIABLE, DELIVERY_CONTEXT, DUE, MESSAGE_VARIABLE, NOTICE_VARIABLES, NUMBER_PLACEHOLDER,
+                     attempt_of, call_file_name, notice_id_of)
+from .outcome import MAX_ATTEMPT
 
 
 class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_time max_retries "
-                                                "attempts last_attempt calling status")):
+                                                "attempts last_attempt calling status attempt")):
     """A notice as its call file tells it. id, number: the notice's; recording: the Data line
     (the recording's path); due: the scheduled time (Unix seconds; None in a file written
     before notice-cli recorded it); retry_time, max_retries: the file's; attempts: how many
     calls Asterisk began; last_attempt: when the last one began; calling: whether it is still
-    running (meaningful in outgoing/); status: Asterisk's Status line (outgoing_done/), or None."""
+    running (meaningful in outgoing/); status: Asterisk's Status line (outgoing_done/), or None;
+    attempt: in reported delivery, which call of the notice this file makes (NOTICE_ATTEMPT:
+    1, 2, ...; each has a file of its own), None for a file of Playback delivery."""
 
     __slots__ = ()
 
     @property
     def state(self) -> str:
-        """Of a notice in outgoing/: pending (never tried), calling (now) or retrying (waiting);
-        of one still in queue delivery's queue, queued (its calling is QUEUED)."""
-        return state_of((self.calling, self.attempts))
+        """Of a notice in outgoing/: pending (never tried), calling (now) or retrying (waiting,
+        or in reported delivery the file of a later attempt); of one still in queue delivery's
+        queue, queued (its calling is QUEUED)."""
+        return state_of((self.calling, self.attempts, self.attempt))
+
+    @property
+    def calls(self) -> int:
+        """The calls made for the notice so far: this file's attempts, and in reported delivery
+        one for each earlier attempt's file."""
+        return calls_of((self.attempts, self.attempt))
 
     @property
     def outcome(self) -> str:
@@ -54,18 +65,19 @@ class SpooledNotice(namedtuple("SpooledNotice", "id number recording due retry_t
     @property
     def needs_mtime(self) -> bool:
         """Whether next_call() needs the file's mtime: Asterisk moved it to the next attempt,
-        or the file does not say when it was scheduled."""
-        return self.due is None if not self.attempts else not self.calling
+        notice report spooled a later attempt's file for its time (NOTICE_DUE stays the
+        scheduled one), or the file does not say when it was scheduled."""
+        if self.attempts:
+            return not self.calling
+        return self.due is None or (self.attempt or 1) > 1
 
     def next_call(self, mtime: float | None) -> int | None:
         """When Asterisk calls next: the scheduled time until the first attempt, the next
-        attempt's time (the mtime Asterisk set) while retrying, the running attempt's start
-        while calling."""
-        if self.calling == QUEUED:
-            return self.due
-        if self.calling:
+        attempt's time (the mtime Asterisk or notice report set) while retrying, the running
+        attempt's start while calling. A queued later attempt's MTIME is the queue's time."""
+        if self.calling and self.calling != QUEUED:
             return self.last_attempt
-        if self.attempts or self.due is None:
+        if self.needs_mtime:
             return None if mtime is None else int(mtime)
         return self.due
 
@@ -78,14 +90,23 @@ STATES = {(True, True): "calling", (True, False): "calling", (False, True): "ret
 QUEUED = "queued"
 PENDING = STATES[False, False]
 HANDED = "handed"  # queue delivery's word for a pending call file: the engine handed it
+# A notice the engine missed (too late to call) is listed with this as its status, beside
+# Asterisk's Statuses.
+MISSED_STATUS = "Missed"
 
 
 def state_of(calling_attempts: tuple) -> str:
-    """SpooledNotice.state of a notice (calling, attempts)."""
-    calling, attempts = calling_attempts
+    """SpooledNotice.state of a notice (calling, attempts, attempt)."""
+    calling, attempts, attempt = calling_attempts
     if calling == QUEUED:
         return QUEUED
-    return STATES[bool(calling), bool(attempts)]
+    return STATES[bool(calling), bool(attempts) or attempt not in (None, 1)]
+
+
+def calls_of(attempts_attempt: tuple) -> int:
+    """SpooledNotice.calls of a notice (attempts, attempt)."""
+    attempts, attempt = attempts_attempt
+    return attempts if attempt is None else attempts + attempt - 1
 
 
 def outcome_of(status: str | None) -> str:
@@ -118,7 +139,11 @@ def read_plainly(file_name: str, text: str, channel_template: str | None = None)
     if notice_id is None:
         return None
     notice = _notice_in(read(_complete_lines(text)), channel_template)
-    return notice if notice.id == notice_id else None
+    if notice.id != notice_id:
+        return None
+    if notice.attempt is None and attempt_of(file_name) > 1:  # named for a later attempt: one, whatever its lines
+        return notice._replace(attempt=attempt_of(file_name))
+    return notice
 
 
 def recording_of(text: str) -> str | None:
@@ -156,7 +181,19 @@ def _notice_in(values: dict, channel_template: str | None) -> SpooledNotice:
         max_retries=values["max_retries"],
         attempts=attempts, last_attempt=last_attempt, calling=calling,
         status=values["status"],
+        attempt=_attempt(variables, values["context"]),
     )
+
+
+def _attempt(variables: dict, context: str | None) -> int | None:
+    """SpooledNotice.attempt of a call file with VARIABLES and CONTEXT: its NOTICE_ATTEMPT in
+    reported delivery (1 if that is not a number notice-cli writes), None in Playback's."""
+    if context != DELIVERY_CONTEXT and ATTEMPT_VARIABLE not in variables:
+        return None
+    written = variables.get(ATTEMPT_VARIABLE, "")
+    if written.isascii() and written.isdigit() and len(written) <= 4 and 1 <= int(written) <= MAX_ATTEMPT:
+        return int(written)
+    return 1
 
 
 def _due(value: str) -> int | None:
@@ -223,8 +260,8 @@ def read_listed(file_name: str, data: bytes, channel_template: str | None = None
         return read_plainly(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
     max_retries, retry_time, recording, notice_id, number, due, tail, started, ended, status = written.groups()
     notice_id = notice_id.decode("ascii")  # the pattern of NOTICE_ID is ASCII
-    if file_name != call_file_name(notice_id) and notice_id_of(file_name) != notice_id:  # read_plainly's rule
-        return None
+    if file_name != call_file_name(notice_id):  # another id (read_plainly's rule), or a later attempt's name
+        return read_plainly(file_name, data.decode("utf-8", "surrogateescape"), channel_template)
     retry_time = _RETRY_TIMES[retry_time]
     if started is None:  # no attempt (_tail)
         attempts, last_attempt, calling = 0, None, False
@@ -232,7 +269,8 @@ def read_listed(file_name: str, data: bytes, channel_template: str | None = None
         attempts, last_attempt, calling = tail.count(_START_BYTES), int(started) - retry_time, ended is None
     return _new_notice(SpooledNotice, (
         notice_id, number.decode("utf-8", "surrogateescape"), _TEXTS[recording], int(due), retry_time,
-        _MAX_RETRIES[max_retries], attempts, last_attempt, calling, None if status is None else _TEXTS[status]))
+        _MAX_RETRIES[max_retries], attempts, last_attempt, calling, None if status is None else _TEXTS[status],
+        None))  # a Playback file: the fast way takes no other
 
 
 _new_notice = tuple.__new__

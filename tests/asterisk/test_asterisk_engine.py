@@ -219,7 +219,8 @@ def test_a_campaign_of_120_notices_for_one_second_is_paced_to_a_10_channel_trunk
 
     assert statuses == {notice_id: "Completed" for notice_id in ids}
     history = delivery.history(ids)
-    assert {row["outcome"] for row in history.values()} == {"Completed"} and set(history) == set(ids)
+    assert {(row["status"], row["outcome"]) for row in history.values()} == {("Completed", "answered")}
+    assert set(history) == set(ids)
     assert all(row["attempts"] == 1 for row in history.values())
     assert marks.refused == []
     assert sorted(mark.notice_id for mark in marks.started) == ids  # each rang once
@@ -339,7 +340,7 @@ def test_far_future_notices_stay_out_of_asterisk_and_cost_it_no_cpu(asterisk, de
     assert all(mtime == due for at, present in looks if at < due for mtime in present.values())
     assert any(present for _, present in looks) and not looks[0][1]
     assert statuses == {notice_id: "Completed" for notice_id in soon_ids}
-    assert {row["outcome"] for row in delivery.history(soon_ids).values()} == {"Completed"}
+    assert {row["status"] for row in delivery.history(soon_ids).values()} == {"Completed"}
     assert (status["queued"], status["handed"], status["finished"]) == (FAR_NOTICES, 0, len(soon_ids))
     assert phone.wait(10) == 0
     assert all(window.asterisk <= empty.asterisk + CPU_TOLERANCE for window in (filling, full, restarted))
@@ -409,8 +410,9 @@ def test_after_asterisk_was_down_the_overdue_go_out_paced_and_the_too_late_are_m
     assert min(mark.at for mark in marks.started) >= back
     assert marks.most_at_once() <= max_calls and marks.refused == []
     history = delivery.history(overdue_ids + too_late_ids)
-    assert {notice_id: row["outcome"] for notice_id, row in history.items()} == {
+    assert {notice_id: row["status"] for notice_id, row in history.items()} == {
         **{notice_id: "Completed" for notice_id in overdue_ids}, **{notice_id: "Missed" for notice_id in too_late_ids}}
+    assert {row["outcome"] for notice_id, row in history.items() if notice_id in too_late_ids} == {"missed"}
     assert phone.wait(10) == 0
 
 
@@ -478,6 +480,6 @@ def test_move_and_cancel_of_queued_handed_and_calling_notices(asterisk, delivery
     for notice_id, at in (("calling", due["calling"]), ("queued-moved", queued_to), (new_id, handed_to)):
         assert at <= rang[notice_id] < at + FIRED_WITHIN, (notice_id, rang[notice_id] - at)
     assert statuses == {notice_id: "Completed" for notice_id in ringing}
-    assert {notice_id: row["outcome"] for notice_id, row in delivery.history(list(due) + [new_id]).items()} == {
+    assert {notice_id: row["status"] for notice_id, row in delivery.history(list(due) + [new_id]).items()} == {
         notice_id: "Completed" for notice_id in ringing}
     assert phone.wait(10) == 0

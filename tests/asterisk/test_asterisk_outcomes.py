@@ -15,7 +15,9 @@ from its full log.
 """
 
 import json
+import os
 import re
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ import pytest
 import clients
 from harness import MODULES, AsteriskSandbox, iso, run_notice_spool, whole_second_ahead
 from notice_dialplan import EXTRA_MODULES, GLOBALS, configure
+from test_asterisk_engine import notice_command
 
 CHANNEL = "Local/{number}@notice-clients/n"
 MESSAGE = "message"
@@ -296,6 +299,43 @@ def test_on_failure_runs_once_for_each_notice_not_delivered(asterisk, campaign):
     expected = sorted([campaign.ids[name], case.number, case.outcomes[-1]]
                       for name, case in CASES.items() if not case.delivered)
     assert sorted(failure_runs(Run(asterisk))) == expected
+
+
+def notice(sandbox: AsteriskSandbox, *args: str) -> subprocess.CompletedProcess:
+    """The notice command on the host, reading the sandbox's spool and the notices' data_dir."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NOTICE_")}
+    env.update(NOTICE_SPOOL_DIR=str(sandbox.spool_dir), NOTICE_RECORDINGS_DIR=str(sandbox.recordings_dir),
+               NOTICE_DATA_DIR=str(Run(sandbox).data_dir), NOTICE_CONFIG=os.devnull, NOTICE_TZ="UTC")
+    done = subprocess.run([notice_command(), *args], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_history_and_show_tell_each_notices_final_outcome(asterisk, campaign):
+    """What an admin reads: one row a notice, however many calls, with its final outcome and
+    its calls; the counts of --summary; show's attempts, and on_failure's run with its exit."""
+    rows = {row["id"]: row for row in json.loads(notice(asterisk, "history", "--json").stdout)}
+    assert set(rows) == set(campaign.ids.values())
+    for name, case in CASES.items():
+        row = rows[campaign.ids[name]]
+        assert (row["result"], row["outcome"], row["attempts"]) == (
+            "delivered" if case.delivered else "not delivered", case.outcomes[-1], len(case.outcomes)), (name, row)
+    summary = json.loads(notice(asterisk, "history", "--summary", "--json").stdout)
+    delivered = sum(case.delivered for case in CASES.values())
+    assert summary["results"] == {"delivered": delivered, "not delivered": len(CASES) - delivered, "pending": 0,
+                                  "unknown": 0}
+    not_delivered = json.loads(notice(asterisk, "history", "--json", "--outcome", "not-delivered").stdout)
+    assert sorted(row["id"] for row in not_delivered) == sorted(
+        campaign.ids[name] for name, case in CASES.items() if not case.delivered)
+    deadline = time.time() + 10  # on_failure's run is kept once the program has ended
+    while True:
+        shown = json.loads(notice(asterisk, "show", "--json", campaign.ids["busy"]).stdout)
+        if shown["on_failure"] or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert [(entry["attempt"], entry["outcome"], entry["then"]) for entry in shown["attempt_log"]] == [
+        (1, "busy", "retry"), (2, "busy", "not delivered")]
+    assert [(run["program"], run["exit"]) for run in shown["on_failure"]] == [(str(Run(asterisk).on_failure), 0)]
 
 
 def test_the_whole_log_is_free_of_warnings(asterisk, campaign):

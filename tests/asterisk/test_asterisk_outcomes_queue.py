@@ -136,6 +136,11 @@ def test_the_retry_came_retry_time_after_the_report_and_was_heard(asterisk, camp
 def test_the_queue_records_the_notices_finished(asterisk, campaign):
     rows = {row["id"]: row for row in json.loads(notice(asterisk, "history", "--json").stdout)}
     assert set(campaign.values()) <= set(rows)
+    # one row a notice, whichever attempt's file: its final outcome and its calls
+    assert {number: (rows[campaign[number]]["result"], rows[campaign[number]]["outcome"],
+                     rows[campaign[number]]["attempts"]) for number in CASES} == {
+        BUSY_ONCE: ("delivered", "confirmed", 2), "3002": ("not delivered", "heard", 2),
+        "3003": ("delivered", "confirmed", 1)}
 
 
 def test_on_failure_ran_once_for_the_notice_heard_but_not_confirmed(asterisk, campaign):

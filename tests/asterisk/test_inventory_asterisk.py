@@ -117,15 +117,19 @@ def test_list_cancel_and_history_tell_what_asterisk_did(asterisk, notice, tone):
     assert len(busy_calls) == RETRIES + 1
     for row, status, calls, archived in ((history[answered["id"]], "Completed", [client.invites()[0].at], completed),
                                          (history[rejected["id"]], "Expired", busy_calls, expired)):
-        assert row["outcome"] == status
+        assert row["status"] == status
         assert row["attempts"] == len(calls) == archived.count("StartRetry:")
         # Asterisk notes the attempt in whole seconds, before the phone sees the INVITE
         assert 0 <= calls[-1] - epoch(row["last_attempt"]) < 1.5, (row, calls)
     assert history[answered["id"]]["due"] == answered["due"] and history[rejected["id"]]["number"] == "7002"
 
     shown = json.loads(notice("show", "--json", rejected["id"]).stdout)
-    assert (shown["state"], shown["outcome"], shown["attempts"], shown["max_attempts"]) == (
+    assert (shown["state"], shown["status"], shown["attempts"], shown["max_attempts"]) == (
         "finished", "Expired", RETRIES + 1, RETRIES + 1)
+    assert (shown["result"], shown["outcome"]) == ("not delivered", "unanswered")
+    assert ((history[answered["id"]]["result"], history[answered["id"]]["outcome"]),
+            (history[rejected["id"]]["result"], history[rejected["id"]]["outcome"])) == (
+        ("unknown", "answered"), ("not delivered", "unanswered"))
     assert [attempt["result"] for attempt in shown["attempt_log"]] == [
         "failed (busy, no answer or unreachable); tried again", "failed; no attempt left"]
 

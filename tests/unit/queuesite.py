@@ -36,6 +36,14 @@ class QueueSite(Site):
         self.env.update(NOTICE_DATA_DIR=str(self.data_dir), NOTICE_DELIVERY="queue")
         self.engines: list[Engine] = []
 
+    def seen_by_commands(self, monkeypatch) -> None:
+        """The site's environment, and no other NOTICE_* variable, for the commands CliRunner runs."""
+        for name in [name for name in os.environ if name.startswith("NOTICE_")]:
+            monkeypatch.delenv(name)
+        for name, value in self.env.items():
+            if name.startswith("NOTICE_") or name == "TZ":
+                monkeypatch.setenv(name, value)
+
     def settings(self, **changes):
         """The Settings a command run in the site's environment has, with CHANGES."""
         return load({}, environ=self.env)._replace(**changes)

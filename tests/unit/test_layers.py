@@ -19,7 +19,7 @@ LAYERS = {
     "io": {"settings", "spool", "spool_writer", "spool_reader", "log", "recordings", "dialplan_recordings", "queue",
            "inbox", "dialplan_files", "outcomes"},
     # what a command does, from the settings to one result
-    "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing", "engine", "queue_inventory",
+    "use": {"schedule", "bulk", "inventory", "cleanup", "output", "fast_listing", "engine", "queue_inventory", "history",
             "report"},
     # the command line
     "cli": {"cli", "entry", "command", "__main__", "failure_runner"},

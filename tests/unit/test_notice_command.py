@@ -192,6 +192,7 @@ def test_show_a_retrying_notice_in_full(pending):
     assert result.stdout == f"""\
 id         b-retrying
 state      retrying
+outcome    pending
 number     79991234567
 recording  rec_1732790000.42
 due        2099-12-01T09:00:00+00:00
@@ -218,11 +219,14 @@ call file:
 def test_show_json_of_a_calling_notice(pending):
     shown = json.loads(run("show", "--json", "c-calling").stdout)
     assert {key: shown[key] for key in shown if key != "fields"} == {
-        "id": "c-calling", "state": "calling", "outcome": None, "number": OTHER, "recording": "prepared/3",
+        "id": "c-calling", "state": "calling", "result": "pending", "outcome": None, "status": None,
+        "number": OTHER, "recording": "prepared/3",
         "due": "2099-12-02T07:59:00+00:00", "next_call": "2099-12-02T07:59:00+00:00", "attempts": 1,
         "max_attempts": 3, "file": f"{OUTGOING}/notice-c-calling.call",
         "attempt_log": [{"attempt": 1, "started": "2099-12-02T07:59:00+00:00", "ended": None,
-                         "result": "calling now"}],
+                         "result": "calling now", "outcome": None, "played": None, "then": None,
+                         "next_call": None}],
+        "on_failure": [],
     }
     assert shown["fields"][-1] == ["StartRetry", f"4242 1 ({DUE_C - 60 + 20})"]
 
@@ -231,10 +235,11 @@ def test_show_a_finished_notice(spool):
     call_file("done", due=DUE_A, folder=ARCHIVE,
               tail=started(1, DUE_A) + ended(1, DUE_A + 20) + started(2, DUE_A + 40) + "Status: Completed\n")
     lines = run("show", "done").stdout.splitlines()
-    assert lines[:7] == ["id         done", "state      finished: Completed", f"number     {CLIENT}",
-                         "recording  rec_1732790000.42", "due        2099-12-01T10:30:00+00:00",
+    assert lines[:8] == ["id         done", "state      finished: Completed",
+                         "outcome    unknown: answered (Playback delivery cannot tell whether the message was heard)",
+                         f"number     {CLIENT}", "recording  rec_1732790000.42", "due        2099-12-01T10:30:00+00:00",
                          "attempts   2 of 3", f"file       {ARCHIVE}/notice-done.call"]
-    assert lines[8] == "  attempt 2: 2099-12-01T10:30:40+00:00: answered; the recording was played"
+    assert lines[9] == "  attempt 2: 2099-12-01T10:30:40+00:00: answered; the recording was played"
 
 
 @pytest.mark.parametrize("notice_id, code, message", [
@@ -426,16 +431,17 @@ def test_history_reports_what_asterisk_did(archive):
     result = run("history")
     assert result.exit_code == 0
     assert result.stdout == """\
-ID           DUE                        NUMBER       OUTCOME    ATTEMPTS  LAST_ATTEMPT
-h-expired    2099-12-01T09:00:00+00:00  79990000001  Expired    3         2099-12-01T09:01:20+00:00
-h-completed  2099-12-01T10:30:00+00:00  79991234567  Completed  1         2099-12-01T10:30:00+00:00
-h-failed     2099-12-02T08:00:00+00:00  79991234567  Failed     0         -
-h-moving     2099-12-02T08:01:00+00:00  79991234567  unknown    1         2099-12-02T08:01:00+00:00
+ID           DUE                        NUMBER       RESULT         OUTCOME     ATTEMPTS  LAST_ATTEMPT               STATUS
+h-expired    2099-12-01T09:00:00+00:00  79990000001  not delivered  unanswered  3         2099-12-01T09:01:20+00:00  Expired
+h-completed  2099-12-01T10:30:00+00:00  79991234567  unknown        answered    1         2099-12-01T10:30:00+00:00  Completed
+h-failed     2099-12-02T08:00:00+00:00  79991234567  not delivered  failed      0         -                          Failed
+h-moving     2099-12-02T08:01:00+00:00  79991234567  unknown        -           1         2099-12-02T08:01:00+00:00  unknown
 """
-    assert run("history", "--csv").stdout.splitlines()[3] == "h-failed,2099-12-02T08:00:00+00:00,79991234567,Failed,0,"
+    assert run("history", "--csv").stdout.splitlines()[3] == (
+        "h-failed,2099-12-02T08:00:00+00:00,79991234567,not delivered,failed,0,,Failed")
     assert json.loads(run("history", "--json").stdout)[2] == {
-        "id": "h-failed", "due": "2099-12-02T08:00:00+00:00", "number": CLIENT, "outcome": "Failed",
-        "attempts": 0, "last_attempt": None}
+        "id": "h-failed", "due": "2099-12-02T08:00:00+00:00", "number": CLIENT, "result": "not delivered",
+        "outcome": "failed", "attempts": 0, "last_attempt": None, "status": "Failed"}
 
 
 @pytest.mark.parametrize("args, ids", [
@@ -448,7 +454,7 @@ def test_history_filters(archive, args, ids):
 
 
 def test_history_without_an_archive_folder_is_empty(spool):
-    assert run("history", "--csv").stdout_bytes == b"id,due,number,outcome,attempts,last_attempt\r\n"
+    assert run("history", "--csv").stdout_bytes == b"id,due,number,result,outcome,attempts,last_attempt,status\r\n"
 
 
 def test_prune_deletes_our_files_archived_before_the_date(archive):

@@ -13,6 +13,7 @@ from hypothesis import given, strategies as st
 
 import notice_cli.fast_listing as fast_listing
 from notice_cli.found import Listed
+from notice_cli.history import Finished
 from notice_cli.output import (FORMS, HISTORY_COLUMNS, LIST_COLUMNS, MISSING, PLAIN_WRITERS, clock, plain_listing,
                                rows, write_listing)
 from notice_cli.record import SpooledNotice
@@ -89,8 +90,12 @@ def test_json_and_csv_give_back_any_values(way, rows):
 
 def notice(**fields):
     base = dict(id="n1", number="79991234567", recording="/var/spool/asterisk/notice/prepared/3", due=4100000000,
-                retry_time=20, max_retries=2, attempts=0, last_attempt=None, calling=False, status=None)
+                retry_time=20, max_retries=2, attempts=0, last_attempt=None, calling=False, status=None, attempt=None)
     return SpooledNotice(**{**base, **fields})
+
+
+def finished(result="unknown", final=None, **fields):
+    return Finished(*notice(**fields), result, final)
 
 
 UTC = Settings(tz=ZONE_UTC, recordings_dir="/var/spool/asterisk/notice/")
@@ -108,31 +113,39 @@ def both_ways(columns, listed, settings):
 
 def test_list_rows_show_the_recording_as_named_and_the_state():
     listed = [Listed(4100000000, notice()), Listed(None, notice(id="n2", recording="/srv/other", attempts=1)),
-              Listed(4100000000, notice(id="n3", attempts=2, calling=True))]
+              Listed(4100000000, notice(id="n3", attempts=2, calling=True)),
+              Listed(4100000300, notice(id="n4", attempt=3)), Listed(4100000000, notice(id="n5", attempt=1))]
     assert both_ways(LIST_COLUMNS, listed, UTC) == [
         ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "prepared/3", 0, "pending"),
         ("n2", None, "79991234567", "/srv/other", 1, "retrying"),
         ("n3", "2099-12-03T16:53:20+00:00", "79991234567", "prepared/3", 2, "calling"),
+        # reported delivery: the file of attempt 3 waits for its time, two calls made before it
+        ("n4", "2099-12-03T16:58:20+00:00", "79991234567", "prepared/3", 2, "retrying"),
+        ("n5", "2099-12-03T16:53:20+00:00", "79991234567", "prepared/3", 0, "pending"),
     ]
     assert [column.name for column in LIST_COLUMNS] == ["id", "due", "number", "recording", "attempts", "state"]
 
 
-def test_history_rows_show_the_outcome_and_the_last_attempt():
-    listed = [Listed(4100000000, notice(attempts=2, last_attempt=4100000060, status="Completed")),
-              Listed(4100000000, notice(id="n2"))]
+def test_history_rows_show_the_final_outcome_the_calls_and_asterisks_status():
+    listed = [Listed(4100000000, finished(attempts=2, last_attempt=4100000060, status="Completed", final="answered")),
+              Listed(4100000000, finished(id="n2")),
+              Listed(4100000000, finished("not delivered", "busy", id="n3", attempts=3, status="Expired", attempt=3))]
     assert both_ways(HISTORY_COLUMNS, listed, UTC) == [
-        ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "Completed", 2, "2099-12-03T16:54:20+00:00"),
-        ("n2", "2099-12-03T16:53:20+00:00", "79991234567", "unknown", 0, None),
+        ("n1", "2099-12-03T16:53:20+00:00", "79991234567", "unknown", "answered", 2, "2099-12-03T16:54:20+00:00",
+         "Completed"),
+        ("n2", "2099-12-03T16:53:20+00:00", "79991234567", "unknown", None, 0, None, "unknown"),
+        ("n3", "2099-12-03T16:53:20+00:00", "79991234567", "not delivered", "busy", 3, None, "Expired"),
     ]
-    assert [column.name for column in HISTORY_COLUMNS] == ["id", "due", "number", "outcome", "attempts",
-                                                           "last_attempt"]
+    assert [column.name for column in HISTORY_COLUMNS] == ["id", "due", "number", "result", "outcome", "attempts",
+                                                           "last_attempt", "status"]
 
 
 def test_a_state_is_the_notices_own():
     for calling in (False, True):
         for attempts in (0, 1, 3):
-            spooled = notice(calling=calling, attempts=attempts)
-            assert both_ways(LIST_COLUMNS[-1:], [Listed(None, spooled)], UTC) == [(spooled.state,)]
+            for attempt in (None, 1, 2):
+                spooled = notice(calling=calling, attempts=attempts, attempt=attempt)
+                assert both_ways(LIST_COLUMNS[-2:], [Listed(None, spooled)], UTC) == [(spooled.calls, spooled.state)]
 
 
 # --- the fast paths give exactly what the plain way gives ---------------------------------------
@@ -185,18 +198,22 @@ TEXTS = st.text(alphabet=st.sampled_from('ab7+ "\\,;/\r\n\x00é\U0001f4de'), max
 TIMES = st.one_of(st.none(), st.integers(-2_300_000_000, 7_000_000_000),
                   st.integers(4_100_000_000, 4_100_020_000))  # close together: hours repeat
 LISTED = st.builds(
-    lambda at, fields: Listed(at, SpooledNotice(*fields)), TIMES,
+    lambda at, fields: Listed(at, Finished(*fields)), TIMES,
     st.tuples(TEXTS, st.one_of(st.none(), TEXTS),
               st.one_of(st.none(), TEXTS, st.sampled_from(["/srv/notice/rec_1", "/srv/notice/prepared/3", "/srv/x"])),
               TIMES, st.integers(1, 600), st.integers(0, 9), st.integers(0, 5), TIMES, st.booleans(),
-              st.one_of(st.none(), st.sampled_from(["Completed", "Expired", "Failed"]), TEXTS)))
+              st.one_of(st.none(), st.sampled_from(["Completed", "Expired", "Failed"]), TEXTS),
+              st.one_of(st.none(), st.integers(1, 1001)),
+              st.sampled_from(["delivered", "not delivered", "pending", "unknown"]),
+              st.one_of(st.none(), st.sampled_from(["confirmed", "busy", "unreported"]), TEXTS)))
 
 
 @given(listed=st.lists(LISTED, max_size=9), zone=st.sampled_from(["UTC", "Asia/Kolkata", "America/St_Johns"]),
        chunk=st.sampled_from([0, 1, 2, 5]))
 def test_a_listing_is_what_the_plain_way_prints(listed, zone, chunk):
-    """Any notices, in any zone, as list and history show them: the fast path gives the plain
-    way's rows and its bytes, in every form."""
+    """Any notices, in any zone, as list and history show them (list's SpooledNotice fields are
+    the first of history's Finished): the fast path gives the plain way's rows and its bytes, in
+    every form."""
     settings = Settings(tz=zone_named(zone), recordings_dir="/srv/notice")
     with chunks_of_size(chunk):
         for columns in (LIST_COLUMNS, HISTORY_COLUMNS):

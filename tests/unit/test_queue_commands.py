@@ -32,11 +32,7 @@ MAY_6 = 4081734480  # 2099-05-06 07:08 UTC
 def site(tmp_path_factory, monkeypatch):
     """A QueueSite whose environment CliRunner's commands see too."""
     site = QueueSite(tmp_path_factory.mktemp("queue"))
-    for name in [name for name in os.environ if name.startswith("NOTICE_")]:
-        monkeypatch.delenv(name)
-    for name, value in site.env.items():
-        if name.startswith("NOTICE_") or name == "TZ":
-            monkeypatch.setenv(name, value)
+    site.seen_by_commands(monkeypatch)
     yield site
     site.close()
 
@@ -379,10 +375,11 @@ def test_list_shows_the_queued_with_those_still_in_the_inbox_and_the_handed_as_h
 
 def test_history_shows_the_missed_beside_asterisks_outcomes(lived):
     history = json.loads(run("history", "--json").stdout)
-    assert [(notice["id"], notice["outcome"], notice["attempts"]) for notice in history] == [
-        ("m1", "Missed", 0), ("f1", "Completed", 1)]
+    assert [(notice["id"], notice["result"], notice["outcome"], notice["status"], notice["attempts"])
+            for notice in history] == [("m1", "not delivered", "missed", "Missed", 0),
+                                       ("f1", "unknown", "answered", "Completed", 1)]
     assert run("history", "--number", CLIENT, "--csv").stdout.splitlines()[1:] == [
-        f"m1,{iso(lived.now - 4000)},{CLIENT},Missed,0,"]
+        f"m1,{iso(lived.now - 4000)},{CLIENT},not delivered,missed,0,,Missed"]
 
 
 def test_show_tells_a_queued_a_handed_and_a_missed_notice(lived):

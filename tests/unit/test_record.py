@@ -56,7 +56,7 @@ def fast(text):
 def test_fresh_notice_is_pending_at_its_due_time():
     notice = read(WRITTEN)
     assert notice == SpooledNotice(id=ID, number="79991234567", recording=RECORDING, due=DUE, retry_time=60,
-                                   max_retries=2, attempts=0, last_attempt=None, calling=False, status=None)
+                                   max_retries=2, attempts=0, last_attempt=None, calling=False, status=None, attempt=None)
     assert notice.state == "pending"
     assert notice.needs_mtime is False
     assert notice.next_call(None) == DUE
@@ -97,6 +97,45 @@ def test_delayed_retry_does_not_end_the_running_call():
 def test_archived_notice_has_asterisks_outcome(status):
     notice = read(WRITTEN + START_1 + END_1 + START_2 + f"Status: {status}\n")
     assert (notice.status, notice.outcome, notice.attempts, notice.last_attempt) == (status, status, 2, DUE + 90)
+
+
+REPORTED = Settings(retry_time=60, confirm="key")
+
+
+def reported(attempt=1):
+    return render(call_file_for(Notice(ID, "79991234567", RECORDING, DUE), REPORTED, attempt))
+
+
+def test_a_file_of_reported_delivery_says_which_attempt_it_is():
+    first, third = read(reported()), read(reported(3), name=call_file_name(ID, 3))
+    assert (first.attempt, first.recording, first.state, first.calls, first.next_call(DUE + 500)) == (
+        1, RECORDING, "pending", 0, DUE)
+    # the file of attempt 3, spooled by notice report for its time (the mtime); two calls made before it
+    assert (third.attempt, third.state, third.calls, third.needs_mtime, third.next_call(DUE + 500.0)) == (
+        3, "retrying", 2, True, DUE + 500)
+    calling = read(reported(3) + START_1, name=call_file_name(ID, 3))
+    assert (calling.state, calling.calls, calling.next_call(None)) == ("calling", 3, DUE)
+    assert read(WRITTEN).attempt is None and read(WRITTEN).calls == 0
+
+
+@pytest.mark.parametrize("written, attempt", [("1", 1), ("1001", 1001), ("0", 1), ("1002", 1), ("x", 1), ("", 1)])
+def test_an_attempt_number_notice_cli_never_writes_is_read_as_the_first(written, attempt):
+    text = reported().replace("NOTICE_ATTEMPT=1\n", f"NOTICE_ATTEMPT={written}\n")
+    assert read(text).attempt == attempt
+
+
+def test_the_delivery_context_alone_or_the_attempt_variable_alone_is_reported_delivery():
+    without_attempt = "".join(line for line in reported().splitlines(True) if "NOTICE_ATTEMPT" not in line)
+    assert read(without_attempt).attempt == 1
+    assert read(WRITTEN + "Setvar: NOTICE_ATTEMPT=2\n").attempt == 2
+
+
+def test_a_file_named_for_a_later_attempt_is_that_attempt_whichever_way_it_is_read():
+    """A Playback file by hand under an attempt's name is one of the notice's attempts, not a
+    second notice of the same id (notice history lists a notice once)."""
+    fast_way, plain_way = listed_and_read(WRITTEN, name=call_file_name(ID, 2))
+    assert fast_way == plain_way and plain_way.attempt == 2 and fast(WRITTEN)
+    assert listed_and_read(WRITTEN, name=call_file_name("other", 2)) == (None, None)
 
 
 def test_archived_before_its_status_line_is_unknown():
@@ -152,7 +191,7 @@ def test_edited_file_is_read_as_asterisk_reads_it():
     notice = read(text)
     assert notice == SpooledNotice(id=ID, number="+79991234567", recording=RECORDING, due=None,
                                    retry_time=300, max_retries=5, attempts=0, last_attempt=None,
-                                   calling=False, status=None)
+                                   calling=False, status=None, attempt=None)
 
 
 def test_file_without_number_variable_takes_it_from_the_channel_template():
