@@ -266,7 +266,8 @@ SETTINGS = (
             "direct: each notice goes straight to Asterisk's spool; queue: into the queue in data_dir, "
             "which notice run hands to Asterisk paced by max_calls and call_rate. [direct]"),
     Setting("data_dir", "NOTICE_DATA_DIR", _folder, "DIR",
-            "Folder of the queue (queue delivery). [/var/lib/notice-cli]"),
+            "Folder of the queue (queue delivery) and of the notices' outcomes (reported delivery). "
+            "[/var/lib/notice-cli]"),
     Setting("max_calls", "NOTICE_MAX_CALLS", _whole(0, 10000), "N",
             "The most notice calls in progress at once: the trunk's channels set aside for notices; "
             "0 for no limit. [0]"),

@@ -166,7 +166,7 @@ def test_the_attempt_spooled_before_a_crash_can_be_cancelled_by_id(site):
     os.unlink(ledger_path(str(site.data_dir), notice_id))  # as if killed before the append
     site.archive_attempt(notice_id)
     shown = site.run(NOTICE, "show", "--json", notice_id)
-    assert json.loads(shown.stdout)["state"] == "pending", shown.stdout
+    assert json.loads(shown.stdout)["state"] == "retrying", shown.stdout  # attempt 2, waiting for its call
     done = site.run(NOTICE, "cancel", "--yes", notice_id)
     assert done.returncode == 0, done.stderr
     assert site.spooled() == []
