@@ -483,8 +483,11 @@ def gc_command(settings):
     Then remove the dialplan's recordings (rec_...) that no pending notice plays and
     that nothing used for recording_retention days: since the last notice that played
     one finished, or since it was recorded if none did. Prepared recordings and files
-    put in the recordings folder under other names are never removed. Safe to run at
-    any time, e.g. hourly from cron.
+    put in the recordings folder under other names are never removed.
+
+    Last, in reported delivery, start again each on_failure run whose runner was
+    stopped (a restart, a kill) before it kept the run. Safe to run at any time,
+    e.g. hourly from cron.
 
     \b
       notice gc
@@ -503,6 +506,12 @@ def gc_command(settings):
             line += f"; {len(cleaned.busy)} being written, left alone"
         print(line)
     print(collect(settings, now).report())
+    from .report import restart_stopped_runs
+
+    restarted = restart_stopped_runs(settings, now)
+    if restarted:
+        print(f"started again on_failure of {len(restarted)} notice(s) whose run was stopped before it was kept: "
+              + " ".join(restarted))
 
 
 @notice_command("move")

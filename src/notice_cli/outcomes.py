@@ -20,12 +20,17 @@ import json
 import os
 
 from .errors import SpoolError
+from .notice import is_notice_id
 from .outcome import LEDGER_OUTCOMES, MAX_ATTEMPT, MAX_PLAYED, RETRY, THEN, FailureRun, Report
 from .spool import explain_failure, fsync_folder, missing_data_dir
 from .spool_writer import ensure_folder_like
 
 OUTCOMES_DIR = "outcomes"
 LEDGER_SUFFIX = ".jsonl"
+# An on_failure run due and not yet kept: data_dir/on-failure/<id>, made before its runner
+# starts and removed once the run is kept, so a runner killed meanwhile is seen. A folder of
+# its own: notice gc looks through it, never through the ledgers (one a notice).
+DUE_DIR = "on-failure"
 _REPORT_KEYS = ("at", "attempt", "outcome", "played", "then", "next_at")
 _RUN_KEYS = ("at", "on_failure", "exit", "output")
 
@@ -217,3 +222,60 @@ def _owned_like(fd: int, folder: str) -> None:
     if os.geteuid() == 0:
         like = os.stat(folder)
         os.fchown(fd, like.st_uid, like.st_gid)
+
+
+# --- on_failure runs due ---------------------------------------------------------------------
+
+def due_path(data_dir: str, notice_id: str) -> str:
+    return os.path.join(data_dir, DUE_DIR, notice_id)
+
+
+def mark_run_due(data_dir: str, notice_id: str, program: str, number: str, outcome: str) -> str:
+    """Record, durably, that on_failure is to run as PROGRAM NOTICE_ID NUMBER OUTCOME; its path."""
+    path = due_path(data_dir, notice_id)
+    data = json.dumps({"program": program, "number": number, "outcome": outcome}, ensure_ascii=True).encode("ascii")
+    try:
+        ensure_folder_like(os.path.dirname(path), data_dir)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+            _owned_like(fd, os.path.dirname(path))
+        finally:
+            os.close(fd)
+        fsync_folder(os.path.dirname(path))
+    except OSError as problem:
+        raise SpoolError(explain_failure(problem, path, "write", "the user Asterisk runs as")) from None
+    return path
+
+
+def run_due(fd: int) -> dict | None:
+    """The run a due file open at FD asks for ({"program", "number", "outcome"}), or None if it
+    is not one as mark_run_due() writes it."""
+    try:
+        fields = json.loads(_read_all(fd))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(fields, dict) or sorted(fields) != ["number", "outcome", "program"]:
+        return None
+    return fields if all(isinstance(value, str) for value in fields.values()) else None
+
+
+def runs_due(data_dir: str) -> list[tuple[str, float]]:
+    """(notice id, mtime) of each on_failure run due in DATA_DIR."""
+    folder = os.path.join(data_dir, DUE_DIR)
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not is_notice_id(entry.name):
+                    continue  # not a due run's file
+                try:
+                    found.append((entry.name, entry.stat().st_mtime))
+                except FileNotFoundError:
+                    pass  # kept meanwhile
+    except FileNotFoundError:
+        return []
+    except OSError as problem:
+        raise SpoolError(explain_failure(problem, folder, "read", "the user notice-cli runs as")) from None
+    return found

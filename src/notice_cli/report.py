@@ -11,12 +11,14 @@ report, never a report that promises a call that does not exist.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 from .callfile import parse, render
 from .log import log_lines
@@ -25,7 +27,7 @@ from .notice import (ATTEMPT_VARIABLE, MAX_RETRIES_VARIABLE, RETRY_ON_VARIABLE, 
                      check_notice_id)
 from .outcome import (MAX_OUTPUT, MISSED, NOT_DELIVERED_END, RETRY, RETRYABLE, FailureRun, Report, check_report,
                       then)
-from .outcomes import Ledger, reports_in
+from .outcomes import Ledger, due_path, mark_run_due, reports_in, run_due, runs_due
 from .settings import QUEUE
 from .spool_reader import read_call_file
 from .spool_writer import queue_call_file, spool_call_file
@@ -145,16 +147,103 @@ def spool_next(notice_id: str, call, attempt: int, due: int, settings) -> str:
 def start_on_failure(settings, notice_id: str, number: str, outcome: str) -> None:
     """Start on_failure for a notice not delivered, in a process of its own that outlives this
     one (the dialplan waits for `notice report`, and a call must not wait for an admin's
-    script): it keeps the exit code and output in the ledger and in syslog."""
-    arguments = [sys.executable, "-m", RUNNER, settings.on_failure, settings.data_dir, notice_id, number,
-                 outcome, settings.syslog_facility, settings.syslog_tag]
+    script): it keeps the exit code and output in the ledger and in syslog. The run is marked
+    due first (outcomes.mark_run_due), so that a runner killed before it kept the run is
+    found and started again by notice gc (restart_stopped_runs): at least once, never lost."""
+    mark_run_due(settings.data_dir, notice_id, settings.on_failure, number, outcome)
+    start_runner(settings, notice_id)
+
+
+def start_runner(settings, notice_id: str) -> None:
+    """Start the runner of NOTICE_ID's due on_failure run (failure_runner.py)."""
+    arguments = [sys.executable, "-m", RUNNER, settings.data_dir, notice_id, settings.syslog_facility,
+                 settings.syslog_tag]
     try:
         subprocess.Popen(arguments, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/")
+                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/",
+                         **_as_data_dir_owner(settings.data_dir))
     except OSError as problem:
         keep_failure_run(settings.data_dir, notice_id, FailureRun(
-            int(_now()), settings.on_failure, None, f"notice-cli could not start it: {problem}"),
+            int(_now()), settings.on_failure or "on_failure", None,
+            f"notice-cli could not start it: {problem}; notice gc starts it again"),
             settings.syslog_facility, settings.syslog_tag)
+
+
+def _as_data_dir_owner(data_dir: str) -> dict:
+    """Popen's user and group for a runner started by root (notice gc from root's cron): the
+    owner of data_dir, the user Asterisk runs as, whom on_failure runs as when the dialplan
+    starts it; never root for an admin's program that does not expect it."""
+    if os.geteuid() != 0:
+        return {}
+    owner = os.stat(data_dir)
+    return {"user": owner.st_uid, "group": owner.st_gid, "extra_groups": []}
+
+
+def run_due_once(data_dir: str, notice_id: str, facility: str, tag: str) -> FailureRun | None:
+    """The runner: run NOTICE_ID's due on_failure (holding its due file's lock, so that notice
+    gc sees it alive), keep the run, and only then remove the due file. None if another
+    runner holds it, or there is no run due."""
+    path = due_path(data_dir, notice_id)
+    with _held(path) as fd:
+        if fd is None:
+            return None
+        due = run_due(fd)
+        if due is None:
+            os.unlink(path)  # not ours to run: a damaged or foreign file
+            return None
+        run = run_on_failure(due["program"], data_dir, notice_id, due["number"], due["outcome"], facility, tag)
+        os.unlink(path)
+        return run
+
+
+@contextmanager
+def _held(path: str):
+    """The due file PATH open and locked by this process (its lock tells a runner alive), or
+    None when it is gone or another process holds it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield fd
+    finally:
+        os.close(fd)
+
+
+STOPPED_AFTER = 60  # seconds a due run may wait for its runner before it counts as stopped
+
+
+def restart_stopped_runs(settings, now: float) -> list[str]:
+    """Start again the on_failure runs whose runner was stopped before it kept the run (the
+    machine restarted, the process was killed): a due file older than STOPPED_AFTER that no
+    runner holds. The stop is kept in the ledger and syslog first. Returns their notices' ids."""
+    started = []
+    for notice_id, mtime in runs_due(settings.data_dir):
+        if now - mtime < STOPPED_AFTER or not _take_stopped(settings, notice_id, now):
+            continue
+        start_runner(settings, notice_id)
+        started.append(notice_id)
+    return started
+
+
+def _take_stopped(settings, notice_id: str, now: float) -> bool:
+    """Whether NOTICE_ID's due run has no runner; if so, its stop is kept and its due file made
+    young again, so that a second notice gc meanwhile leaves it to the runner about to start."""
+    with _held(due_path(settings.data_dir, notice_id)) as fd:
+        if fd is None:
+            return False  # kept meanwhile, or its runner is alive
+        due = run_due(fd) or {"program": "on_failure"}
+        keep_failure_run(settings.data_dir, notice_id, FailureRun(
+            int(now), due["program"], None, "its runner was stopped before the run was kept (a restart, a kill); "
+            "started again by notice gc"), settings.syslog_facility, settings.syslog_tag)
+        os.utime(fd, (now, now))
+        return True
 
 
 def run_on_failure(program: str, data_dir: str, notice_id: str, number: str, outcome: str, facility: str,

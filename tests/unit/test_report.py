@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +22,7 @@ from realspool import KEYPAD, KEYPAD_DUE, NOTICE, NOTICE_SPOOL, RECORDING, Site
 from notice_cli.callfile import parse
 from notice_cli.notice import call_file_name
 from notice_cli.outcome import OUTCOMES, check_report, then
-from notice_cli.outcomes import Ledger, entries_in, entry_line, ledger_path, read_ledger
+from notice_cli.outcomes import Ledger, due_path, entries_in, entry_line, ledger_path, read_ledger
 from notice_cli.outcome import FailureRun, Report
 from notice_cli.errors import InvalidInput
 
@@ -412,8 +414,10 @@ def test_any_report_command_line_is_kept_exactly_or_refused_with_nothing_kept(tm
     env = {"NOTICE_DATA_DIR": str(base / "data"), "NOTICE_SPOOL_DIR": str(base / "spool"),
            "NOTICE_CONFIG": str(base / "none.conf"), "NOTICE_SYSLOG_FACILITY": "none"}
     (base / "none.conf").write_text("")
+    _call_file_of_the_attempt(base / "spool" / "outgoing", notice_id, attempt)
     done = CliRunner().invoke(cli.notice, ["report", "--", notice_id, attempt, outcome, played], env=env)
     kept = [path for path in (base / "data").rglob("*") if path.is_file()]
+    assert done.exit_code in (0, 3), done.output
     if done.exit_code == 0:
         assert kept == [base / "data" / "outcomes" / f"{notice_id}.jsonl"]
         [report] = read_ledger(str(base / "data"), notice_id)
@@ -441,3 +445,99 @@ def test_a_call_still_ending_after_its_report_holds_its_channel(tmp_path):
     site.finish(notice_id, "Completed")
     engine.step(time.time() + 3)
     assert site.entry(notice_id).state == "handed" and site.handed() == [call_file_name(notice_id, 2)]
+
+
+def _call_file_of_the_attempt(outgoing: Path, notice_id: str, attempt: str) -> None:
+    """The call file of ATTEMPT of NOTICE_ID in OUTGOING, as the dialplan's report finds it,
+    when both are such that notice-cli could have written it."""
+    from notice_cli.callfile import render
+    from notice_cli.notice import Notice, call_file_for, is_notice_id
+    from notice_cli.settings import Settings
+
+    if not (is_notice_id(notice_id) and attempt.isascii() and attempt.isdigit() and 1 <= int(attempt) <= 1001):
+        return
+    notice = Notice(notice_id, "79991234567", "/var/spool/asterisk/notice/rec_1", 4_000_000_000)
+    text = render(call_file_for(notice, Settings(confirm="key"), int(attempt)))
+    (outgoing / call_file_name(notice_id, int(attempt))).write_text(text)
+
+
+def wait_until(condition, timeout=20.0):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def ended_not_delivered(tmp_path, on_failure: str) -> tuple[ReportSite, str]:
+    """A site whose on_failure is the shell script ON_FAILURE, and a notice there that ended
+    not delivered (busy, no retry): its runner started."""
+    script = tmp_path / "on-failure"
+    script.write_text("#!/bin/sh\n" + on_failure)
+    script.chmod(0o755)
+    site = ReportSite(tmp_path, NOTICE_ON_FAILURE=str(script), NOTICE_MAX_RETRIES="0")
+    notice_id = site.spool_notice()
+    assert site.report(notice_id, 1, "busy").returncode == 0
+    return site, notice_id
+
+
+def test_the_due_run_is_removed_once_its_run_is_kept(tmp_path):
+    site, notice_id = ended_not_delivered(tmp_path, "exit 0\n")
+    wait_for_failure_run(site, notice_id)
+    wait_until(lambda: not os.path.exists(due_path(str(site.data_dir), notice_id)))
+
+
+def test_a_run_whose_runner_was_killed_is_started_again_by_gc_and_never_lost(tmp_path):
+    """The runner killed while on_failure runs (a reboot): nothing kept, but its due file stays;
+    notice gc, a minute on, keeps the stop and starts the run again, which is kept."""
+    runs, hold = tmp_path / "runs", tmp_path / "hold"
+    script = tmp_path / "tell"
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {runs}\nif [ ! -e {hold} ]; then echo $$ > {hold}; exec sleep 60; fi\n"
+                      "echo told\n")
+    script.chmod(0o755)
+    site = ReportSite(tmp_path, NOTICE_ON_FAILURE=str(script), NOTICE_MAX_RETRIES="0")
+    notice_id = site.spool_notice()
+    site.report(notice_id, 1, "no_answer")
+    wait_until(lambda: hold.exists() and hold.read_text().strip())
+    runner = subprocess.run(["pgrep", "-f", f"notice_cli.failure_runner {site.data_dir} {notice_id}"],
+                            capture_output=True, text=True).stdout.split()
+    assert len(runner) == 1
+    for pid in runner + [hold.read_text().strip()]:  # the runner, and the program it runs
+        os.kill(int(pid), signal.SIGKILL)
+    due = due_path(str(site.data_dir), notice_id)
+    assert os.path.exists(due) and [e for e in site.ledger(notice_id) if isinstance(e, FailureRun)] == []
+    young = site.run(NOTICE, "gc")
+    assert young.returncode == 0 and "started again" not in young.stdout  # not a minute yet
+    os.utime(due, (time.time() - 120, time.time() - 120))
+    done = site.run(NOTICE, "gc")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == ("started again on_failure of 1 notice(s) whose run was stopped before it "
+                                            f"was kept: {notice_id}")
+    wait_until(lambda: len([e for e in site.ledger(notice_id) if isinstance(e, FailureRun)]) == 2)
+    stopped, kept = [e for e in site.ledger(notice_id) if isinstance(e, FailureRun)]
+    assert stopped.exit is None and stopped.output.startswith("its runner was stopped before the run was kept")
+    assert (kept.exit, kept.output) == (0, "told\n")
+    assert runs.read_text() == f"{notice_id} 79991234567 no_answer\n" * 2  # at least once
+    wait_until(lambda: not os.path.exists(due))
+    again = site.run(NOTICE, "gc")
+    assert "started again" not in again.stdout
+
+
+def test_gc_leaves_a_run_whose_runner_is_alive(tmp_path):
+    site, notice_id = ended_not_delivered(tmp_path, "exec sleep 3\n")
+    due = due_path(str(site.data_dir), notice_id)
+    time.sleep(0.5)  # the runner holds the due file now
+    os.utime(due, (time.time() - 120, time.time() - 120))
+    done = site.run(NOTICE, "gc")
+    assert done.returncode == 0 and "started again" not in done.stdout
+    [run] = wait_for_failure_run(site, notice_id)
+    assert run.exit == 0
+
+
+def test_a_runner_started_by_root_runs_as_the_owner_of_data_dir(tmp_path):
+    from notice_cli.report import _as_data_dir_owner
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    os.chown(folder, 65534, 65534)
+    assert _as_data_dir_owner(str(folder)) == ({"user": 65534, "group": 65534, "extra_groups": []}
+                                               if os.geteuid() == 0 else {})

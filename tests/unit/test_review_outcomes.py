@@ -19,7 +19,7 @@ from realspool import NOTICE
 from test_report import ReportSite
 from notice_cli.notice import call_file_name
 from notice_cli.outcome import FailureRun, Report
-from notice_cli.outcomes import Ledger, entries_in, entry_line, ledger_path, read_ledger
+from notice_cli.outcomes import Ledger, entries_in, entry_line, ledger_path, mark_run_due, read_ledger
 from notice_cli.report import run_on_failure
 
 
@@ -64,9 +64,10 @@ def test_an_on_failure_that_writes_much_is_kept_all_the_same(tmp_path):
     def limited():
         resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
 
-    runner = subprocess.run([sys.executable, "-m", "notice_cli.failure_runner", program, str(data), "n1",
-                             "79991234567", "busy", "none", "t"], preexec_fn=limited, capture_output=True,
-                            timeout=120)
+    (data / "outcomes").mkdir()
+    mark_run_due(str(data), "n1", program, "79991234567", "busy")
+    runner = subprocess.run([sys.executable, "-m", "notice_cli.failure_runner", str(data), "n1", "none", "t"],
+                            preexec_fn=limited, capture_output=True, timeout=120)
     runs = [entry for entry in read_ledger(str(data), "n1") if isinstance(entry, FailureRun)]
     assert [run.exit for run in runs] == [0], runner.stderr[-300:]
 
