@@ -165,6 +165,12 @@ def attempt_in(call_file: str) -> int:
     return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 4 else 1
 
 
+def with_variables(call: CallFile, changed: dict[str, str]) -> CallFile:
+    """CALL with the variables CHANGED names set to its values, in their places (a variable it
+    does not have is not added: a Playback call file has no NOTICE_ATTEMPT)."""
+    return call._replace(variables=tuple((name, changed.get(name, value)) for name, value in call.variables))
+
+
 def is_reported(call_file: str) -> bool:
     """Whether the call file text CALL_FILE is one of reported delivery (the delivery context)."""
     return f"\nContext: {DELIVERY_CONTEXT}\n" in call_file

@@ -18,7 +18,7 @@ from .found import Found
 from .inbox import inbox_folder, opened_queue
 from .inventory import EVERYTHING, Picked, file_refusal, in_full, latest_attempt, outgoing, refusal, spool_file_name
 from .notice import (ATTEMPT_VARIABLE, DUE_VARIABLE, NOTICE_ID_VARIABLE, call_file_name, check_notice_id,
-                     file_name_in_spool, new_notice_id)
+                     file_name_in_spool, new_notice_id, with_variables)
 from .outcomes import read_ledger
 from .queue import (CANCELLED, FILE_NAME, HANDED, HANDING, MISSED, QUEUED, Entry, Queued, counts, due_between,
                     find as find_entry, first_due, in_state, listed, mark, open_queue, replace, reschedule,
@@ -256,7 +256,7 @@ def retimed(text: str, notice_id: str, due: int) -> str:
     changed = {NOTICE_ID_VARIABLE: notice_id, DUE_VARIABLE: str(due)}
     if dict(call.variables).get(NOTICE_ID_VARIABLE) != notice_id:
         changed[ATTEMPT_VARIABLE] = "1"
-    return render(call._replace(variables=tuple((name, changed.get(name, value)) for name, value in call.variables)))
+    return render(with_variables(call, changed))
 
 
 def move(settings: Settings, notice_id: str, when: str, now: float) -> Moved:

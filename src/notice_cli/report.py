@@ -24,7 +24,7 @@ from .callfile import parse, render
 from .log import log_lines
 from .errors import NotFound
 from .notice import (ATTEMPT_VARIABLE, MAX_RETRIES_VARIABLE, RETRY_ON_VARIABLE, attempt_in, call_file_name,
-                     check_notice_id)
+                     check_notice_id, with_variables)
 from .outcome import (MAX_OUTPUT, MISSED, NOT_DELIVERED_END, RETRY, RETRYABLE, FailureRun, Report, check_report,
                       then)
 from .outcomes import Ledger, due_path, mark_run_due, reports_in, run_due, runs_due
@@ -136,8 +136,7 @@ def end_missed(settings, notice_id: str, number: str, call_file: str, now: float
 
 def spool_next(notice_id: str, call, attempt: int, due: int, settings) -> str:
     """Spool ATTEMPT of NOTICE_ID, the call file CALL with its attempt number, due at DUE; its path."""
-    variables = tuple((name, str(attempt) if name == ATTEMPT_VARIABLE else value) for name, value in call.variables)
-    text = render(call._replace(variables=variables))
+    text = render(with_variables(call, {ATTEMPT_VARIABLE: str(attempt)}))
     name = call_file_name(notice_id, attempt)
     if settings.delivery == QUEUE:
         return queue_call_file(text, name, due, settings.data_dir, settings.file_mode, settings.owner)
